@@ -60,7 +60,7 @@ def _cpu():
 def _plans(corpus):
     from msasl_prep.annotations import load_annotations
     from msasl_prep.clips import plan_video
-    from msasl_prep.frames import index_video
+    from msasl_prep.video import index_video
     out = {}
     for vid, recs in load_annotations(corpus).by_video().items():
         idx = index_video(Path(corpus)/'videos'/f'{vid}.mp4')
@@ -90,7 +90,7 @@ def run_naive(corpus, out, plans):
 
 def run_floor(corpus, plans, workers):
     from msasl_prep.frames import decode_ranges, keyframe_before
-    from msasl_prep.sample import ffmpeg_exe
+    from msasl_prep.video import ffmpeg_exe
     jobs = []
     for vid, (idx, ps) in plans.items():
         for group in decode_ranges(ps, idx):
@@ -113,7 +113,7 @@ def child(method, corpus, out, workers):
 
 def corpus_facts(corpus):
     plans = {vid: ps for vid, (idx, ps) in _plans(corpus).items()}
-    from msasl_prep.frames import index_video
+    from msasl_prep.video import index_video
     frames = sum(index_video(Path(corpus)/'videos'/f'{v}.mp4').n_frames for v in plans)
     needed = sum(p.num_frames for ps in plans.values() for p in ps)
     return len(plans), sum(map(len, plans.values())), frames, needed
