@@ -1,0 +1,106 @@
+"The end: top-K splits, ImageNet list, crop checks and the papermill pipeline, as a user runs them."
+import json, shutil
+from pathlib import Path
+import nbformat, pytest
+from conftest import run
+from msasl_prep.download import VideoServer
+
+SPLITS = ('train', 'val', 'test')
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    d = tmp_path_factory.mktemp('demo')
+    res = run('msasl-demo', str(d), '--n-videos', '8')
+    assert res.returncode == 0, res.stderr[-2000:]
+    return d, res
+
+def test_demo_builds_the_training_layout(demo):
+    d, res = demo
+    data = d/'data'
+    assert 'layout: as the training configs expect' in res.stdout
+    for s in SPLITS:
+        lines = (data/'msasl'/f'{s}.txt').read_text().splitlines()
+        assert lines
+        for k in (100, 200, 500, 1000):                            # top-K lists: the lines with label < K, in order
+            assert (data/'msasl'/f'{s}{k}.txt').read_text().splitlines() == [l for l in lines if int(l.split()[1]) < k]
+    assert len((data/'imagenet_train_list.txt').read_text().split()) == 12
+    pngs = sorted((data/'msasl'/'checks').glob('*.png'))
+    assert len(pngs) == 6 and all(p.stat().st_size > 10_000 for p in pngs)
+    assert 'crop-check pictures (6)' in res.stdout and 'MS-ASL100' in res.stdout
+
+def test_executed_notebook_is_the_record(demo):
+    d, _ = demo
+    nbs = sorted((d/'data'/'reports').glob('pipeline-*.ipynb'))
+    assert len(nbs) == 1
+    nb = nbformat.read(nbs[0], as_version=4)
+    text = '\n'.join(o.get('text', '') for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []))
+    images = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []) if 'image/png' in o.get('data', {})]
+    assert len(images) >= 7                                        # the annotation plots and the crop checks
+    for needle in ('"msasl_prep": "0.', '"yt_dlp":', 'ffmpeg version', '"url_template": "http://127.0.0.1:',
+                   'clips per split and K:', 'PASSED', 'ok 8', 'MS-ASL1000', 'layout: as the training configs expect'):
+        assert needle in text, needle
+    assert 'Traceback' not in text and 'Error' not in text.replace('HTTP Error', '')
+
+def test_split_annotation_command(demo, tmp_path):
+    d, _ = demo
+    out = tmp_path/'o'; shutil.copytree(d/'data'/'msasl', out, ignore=shutil.ignore_patterns('global_crops', 'videos', 'checks'))
+    for f in out.glob('*[0-9].txt'): f.unlink()
+    res = run('msasl-split-annotation', '-a', *[str(out/f'{s}.txt') for s in SPLITS], '-k', '100', '500')
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in out.glob('*[0-9].txt')) == sorted(f'{s}{k}.txt' for s in SPLITS for k in (100, 500))
+    n100 = sum(int(l.split()[1]) < 100 for l in (out/'train.txt').read_text().splitlines())
+    assert f'MS-ASL100' in res.stdout and f'{n100} / 3789' in res.stdout
+    res = run('msasl-split-annotation', '-a', str(out/'nope.txt'), '-k', '100')
+    assert res.returncode == 2 and 'nope.txt: no such list file' in res.stderr and res.stderr.count('\n') == 1
+
+def test_imagenet_paths_command(tmp_path):
+    root = tmp_path/'imagenet'/'train'
+    for c, names in {'n01443537': ['b.JPEG', 'a.jpeg', 'notes.txt', '.DS_Store'], 'n01440764': ['x.png', 'y.JPG'],
+                     '.git': ['c.jpg'], 'n09999999': []}.items():
+        (root/c).mkdir(parents=True)
+        for n in names: (root/c/n).write_bytes(b'x')
+    (root/'n01440764'/'junk'/'deeper').mkdir(parents=True); (root/'n01440764'/'junk'/'deeper'/'z.jpg').write_bytes(b'x')
+    (root/'stray.jpg').write_bytes(b'x')
+    res = run('msasl-imagenet-paths', str(root), str(tmp_path/'imagenet_train_list.txt'))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path/'imagenet_train_list.txt').read_text().splitlines() == [
+        'n01440764/x.png', 'n01440764/y.JPG', 'n01443537/a.jpeg', 'n01443537/b.JPEG']
+    assert '4 images of 2 classes' in res.stdout
+    res = run('msasl-imagenet-paths', str(tmp_path/'missing'), str(tmp_path/'l.txt'))
+    assert res.returncode == 2 and 'no such image folder' in res.stderr and res.stderr.count('\n') == 1
+    res = run('msasl-imagenet-paths', str(root/'n09999999'), str(tmp_path/'l.txt'))
+    assert res.returncode == 2 and 'no images' in res.stderr
+
+def test_check_crops_passes_then_catches_a_shifted_crop(sample, tmp_path):
+    srcs = [str(sample/f'MSASL_{s}.json') for s in SPLITS]
+    good = tmp_path/'good'
+    assert run('msasl-extract-frames', '-s', *srcs, '-v', str(sample/'videos'), '-o', str(good), '-q').returncode == 0
+    res = run('msasl-check-crops', str(good), '--videos', str(sample/'videos'), '--n', '6', '--strict')
+    assert res.returncode == 0 and 'PASSED' in res.stdout, res.stdout + res.stderr
+    assert len(list((good/'checks').glob('*.png'))) == 6
+    shifted = tmp_path/'shifted'; shifted.mkdir()                  # the same annotation with every box moved right
+    for s in srcs + [str(sample/'MSASL_classes.json')]:
+        recs = json.loads(Path(s).read_text())
+        if s.endswith('classes.json'): (shifted/Path(s).name).write_text(json.dumps(recs)); continue
+        for r in recs:
+            if max(r['box']) <= 1 and r['box'][3] + 0.02 <= 1: r['box'][1] += 0.02; r['box'][3] += 0.02
+        (shifted/Path(s).name).write_text(json.dumps(recs))
+    res = run('msasl-extract-frames', '-s', *[str(shifted/f'MSASL_{s}.json') for s in SPLITS], '-v', str(sample/'videos'),
+              '-o', str(shifted/'out'), '-q')
+    assert res.returncode == 0, res.stderr
+    shutil.rmtree(good/'global_crops'); shutil.copytree(shifted/'out'/'global_crops', good/'global_crops')
+    res = run('msasl-check-crops', str(good), '--videos', str(sample/'videos'), '--n', '6', '--strict')
+    assert res.returncode == 1 and 'FAILED' in res.stdout and 'PSNR' in res.stdout, res.stdout
+    assert run('msasl-check-crops', str(good), '--videos', str(sample/'videos'), '--n', '6').returncode == 0   # report only
+    res = run('msasl-check-crops', str(tmp_path/'none'))
+    assert res.returncode == 2 and 'no such folder' in res.stderr
+
+def test_pipeline_command(sample, tmp_path):
+    with VideoServer(sample/'videos') as srv:
+        res = run('msasl-pipeline', str(tmp_path/'data'), '-q', '-p', 'annotation_dir', str(sample), '-p', 'url_template',
+                  srv.url_template, '-p', 'splits', '["val"]', '-p', 'topk', '[100]', '-p', 'n_checks', '2')
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path/'data'/'msasl'/'val100.txt').exists() and not (tmp_path/'data'/'msasl'/'train.txt').exists()
+    assert 'executed notebook:' in res.stdout
+    res = run('msasl-pipeline', str(tmp_path/'data'), '-p', 'colour', 'blue')
+    assert res.returncode == 2 and 'unknown parameter(s) colour' in res.stderr and res.stderr.count('\n') == 1
