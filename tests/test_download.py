@@ -156,3 +156,22 @@ def test_user_errors(sample, tmp_path):
     assert res.returncode == 2 and 'no such file' in res.stderr and 'Traceback' not in res.stderr
     res = run('msasl-download-videos', '-s', str(sample/'MSASL_val.json'), '-o', str(tmp_path), '--cookies', str(tmp_path/'c.txt'))
     assert res.returncode == 2 and 'no such cookies file' in res.stderr
+
+def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(sample, tmp_path):
+    with FaultyServer(sample/'videos', delay=0.3) as srv:
+        cmd = ['msasl-download-videos', '-s', *[str(sample/f'MSASL_{s}.json') for s in SPLITS], '-o', str(tmp_path),
+               '--url-template', srv.url_template, '-q', '-n', '2']
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and len(list(tmp_path.glob('*.mp4'))) < 2: time.sleep(0.01)
+        p.send_signal(signal.SIGINT); t = time.time()
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 130 and err.strip() == 'msasl-download-videos: interrupted', err
+        assert time.time() - t < 10                                   # running downloads were abandoned, not finished
+        rows = manifest(tmp_path)
+        assert all(r['status'] in ('ok', 'bad_id') for r in rows.values())
+        assert {k for k, r in rows.items() if r['status'] == 'ok'} == {p.stem for p in tmp_path.glob('*.mp4')}
+        assert len(rows) < 13 and not list((tmp_path/'.incoming').glob('*.mp4'))
+        srv.delay = 0
+        assert subprocess.run(cmd, capture_output=True).returncode == 0
+        assert sum(r['status'] == 'ok' for r in manifest(tmp_path).values()) == 12
