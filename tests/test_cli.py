@@ -62,7 +62,7 @@ def test_stats_broken_json_names_file_and_position(sample, tmp_path):
     d = tmp_path/'broken'; shutil.copytree(sample, d, ignore=shutil.ignore_patterns('videos'))
     text = (d/'MSASL_val.json').read_text()
     (d/'MSASL_val.json').write_text(text[:200])           # cut off mid-record
-    line = one_line_error(run('msasl-stats', str(d)), 'MSASL_val.json (line', 'malformed JSON')
+    one_line_error(run('msasl-stats', str(d)), 'MSASL_val.json (line', 'malformed JSON')
     (d/'MSASL_val.json').write_text('{"not": "a list"}')
     one_line_error(run('msasl-stats', str(d)), 'MSASL_val.json', 'expected a JSON list')
 
