@@ -12,18 +12,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, parse_qs
 
 # %% auto #0
-__all__ = ['REQUIRED_KEYS', 'REASONS', 'SPLITS', 'PAPER_SUBSETS', 'write_atomic', 'AnnotationError', 'VideoIdError',
-           'is_video_id', 'video_id', 'Record', 'RecordError', 'parse_record', 'Problem', 'SplitFile', 'split_name',
-           'load_split', 'Annotations', 'load_annotations', 'load_files', 'count_overlaps', 'annotation_stats',
-           'format_stats', 'plot_annotations']
-
-# %% ../nbs/00_annotations.ipynb #bd74ebca
-def write_atomic(path, # the file to (re)write
-                 text:str, # its whole content
-                ):
-    "Write `text` to `path` through a temporary file in the same folder and `os.replace`"
-    path = Path(path); tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding='utf-8'); os.replace(tmp, path)
+__all__ = ['REQUIRED_KEYS', 'REASONS', 'MAX_FRAME', 'FPS_RANGE', 'SIZE_RANGE', 'SPLITS', 'PAPER_SUBSETS', 'AnnotationError',
+           'VideoIdError', 'is_video_id', 'video_id', 'Record', 'RecordError', 'parse_record', 'Problem', 'SplitFile',
+           'read_classes', 'split_name', 'load_split', 'Annotations', 'load_annotations', 'load_files',
+           'count_overlaps', 'annotation_stats', 'format_stats', 'plot_annotations']
 
 # %% ../nbs/00_annotations.ipynb #3c0d17bc
 class AnnotationError(Exception):
@@ -120,10 +112,15 @@ _OPTIONAL = dict(start_time='number', end_time='number', text='str', clean_text=
                  signer_id='int', signer='int', file='str', review='int')
 REASONS = {'not_an_object': 'record is not a JSON object', 'missing_key': 'a required key is missing',
            'bad_type': 'a value has the wrong type', 'bad_span': 'end is not after start',
-           'negative_start': 'start is negative', 'bad_fps': 'fps is not a positive number',
-           'bad_size': 'width or height is not positive', 'bad_box': 'box is not 4 numbers',
+           'negative_start': 'start is negative', 'bad_frame': 'start or end is not below 10^7',
+           'bad_fps': 'fps is not between 1 and 240', 'bad_size': 'width or height is not between 16 and 8192',
+           'bad_box': 'box is not 4 numbers',
            'box_outside': 'box is outside [0, 1]', 'box_empty': 'box has ymin >= ymax or xmin >= xmax',
            'bad_label': 'label is outside the classes', 'bad_video_id': 'url does not name a valid YouTube id'}
+
+MAX_FRAME = 10**7           # 93 hours at 30 fps: any frame number beyond is a typo, not a video
+FPS_RANGE = (1, 240)        # frame rates a source video can plausibly have
+SIZE_RANGE = (16, 8192)     # plausible frame widths and heights, in pixels
 
 class RecordError(ValueError):
     "Why one record cannot be used: `reason` is a key of `REASONS`, the message says the details"
@@ -135,6 +132,10 @@ def _number(x)->bool:
     t = type(x)
     return t is int or (t is float and math.isfinite(x)) or (
         isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x))
+
+def _short(x)->str:
+    "A number as a reason shows it: short, even when it has 309 digits"
+    return str(x) if isinstance(x, int) and abs(x) < 10**9 else f"{x:.6g}"
 
 def _as(key, value, kind):
     "`value` converted to `kind` ('int', 'number', 'str'), or `RecordError`"
@@ -162,10 +163,12 @@ def parse_record(raw, # one object of an MSASL split file
     box = raw['box']
     if not isinstance(box, (list, tuple)) or len(box) != 4 or not all(_number(v) for v in box):
         raise RecordError('bad_box', f"box should be [ymin, xmin, ymax, xmax], got {box!r}")
-    if start < 0: raise RecordError('negative_start', f"start {start} < 0")
+    if start < 0: raise RecordError('negative_start', f"start {_short(start)} < 0")
+    if max(start, end) >= MAX_FRAME: raise RecordError('bad_frame', f"start {_short(start)}, end {_short(end)}: not below 10^7")
     if end <= start: raise RecordError('bad_span', f"end {end} <= start {start}")
-    if fps <= 0: raise RecordError('bad_fps', f"fps {fps}")
-    if width <= 0 or height <= 0: raise RecordError('bad_size', f"size {width}x{height}")
+    if not FPS_RANGE[0] <= fps <= FPS_RANGE[1]: raise RecordError('bad_fps', f"fps {_short(fps)} is not between 1 and 240")
+    if not (SIZE_RANGE[0] <= width <= SIZE_RANGE[1] and SIZE_RANGE[0] <= height <= SIZE_RANGE[1]):
+        raise RecordError('bad_size', f"size {_short(width)}x{_short(height)} is not between 16 and 8192 on each side")
     if not all(0 <= v <= 1 for v in box): raise RecordError('box_outside', f"box {list(box)} not inside [0, 1]")
     if box[0] >= box[2] or box[1] >= box[3]: raise RecordError('box_empty', f"box {list(box)} has no area")
     if label < 0 or (n_classes is not None and label >= n_classes):
@@ -203,6 +206,18 @@ def _read_json(path:Path):
     except OSError as e: raise AnnotationError(path, e.strerror or str(e)) from None
     try: return json.loads(text)
     except json.JSONDecodeError as e: raise AnnotationError(path, f"malformed JSON: {e.msg}", (e.lineno, e.colno)) from None
+
+def read_classes(path, # an MSASL_classes.json
+                )->list:
+    "The glosses of a classes file, or `AnnotationError` naming it unless it is a JSON list of strings"
+    classes = _read_json(path)
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise AnnotationError(path, f"expected a JSON list of gloss strings, got {_shape(classes)}")
+    return classes
+
+def _shape(x)->str:
+    if isinstance(x, list): return f"a list holding {type(next(c for c in x if not isinstance(c, str))).__name__}"
+    return 'null' if x is None else type(x).__name__
 
 def split_name(path, # e.g. MSASL_train.json
               )->str:
@@ -249,9 +264,7 @@ def load_annotations(folder, # folder holding MSASL_{train,val,test,classes,syno
     "Read and validate an MS-ASL annotation folder; split files that are absent are skipped"
     folder = Path(folder)
     if not folder.is_dir(): raise AnnotationError(folder, "no such folder")
-    classes = _read_json(folder/'MSASL_classes.json')
-    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-        raise AnnotationError(folder/'MSASL_classes.json', "expected a JSON list of gloss strings")
+    classes = read_classes(folder/'MSASL_classes.json')
     syn_path = folder/'MSASL_synonym.json'
     synonyms = _read_json(syn_path) if syn_path.exists() else []
     if not isinstance(synonyms, list): raise AnnotationError(syn_path, "expected a JSON list of lists of glosses")
@@ -268,7 +281,7 @@ def load_files(paths:list, # split files, e.g. MSASL_train.json MSASL_val.json
     "`(records, problems)` of split files, labels checked against the MSASL_classes.json beside the first (if there is one)"
     if not paths: raise AnnotationError('-', "no split file given")
     classes = Path(paths[0]).parent/'MSASL_classes.json'
-    n_classes = len(_read_json(classes)) if classes.exists() else None
+    n_classes = len(read_classes(classes)) if classes.exists() else None
     files = [load_split(p, n_classes) for p in paths]
     return [r for f in files for r in f.records],[p for f in files for p in f.problems]
 

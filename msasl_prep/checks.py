@@ -4,17 +4,18 @@
 
 # %% ../nbs/06_checks.ipynb #2ad5334f
 from __future__ import annotations
-import json, random, re
+import json, os, random, re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
-from .annotations import write_atomic
+from .files import write_atomic
 from .video import VideoError, index_video, frames_at
+from .lists import ListError, read_list
 
 # %% auto #0
-__all__ = ['MIN_PSNR', 'check_lists', 'read_report', 'sample_clips', 'recrop', 'psnr', 'ClipCheck', 'check_clip', 'plot_clip',
-           'check_crops', 'format_checks']
+__all__ = ['MIN_PSNR', 'check_lists', 'jpeg_problem', 'read_report', 'sample_clips', 'recrop', 'psnr', 'ClipCheck', 'check_clip',
+           'plot_clip', 'check_crops', 'format_checks']
 
 # %% ../nbs/06_checks.ipynb #c51dd314
 _LINE = re.compile(r'(?P<folder>[A-Za-z0-9_-]{11}/clip_\d{4}) (?P<label>\d+) (?P<s>\d+) (?P<e>\d+) 0 (?P<n>\d+) (?P<fps>[0-9.]+)')
@@ -25,8 +26,11 @@ def check_lists(out, # extraction output: global_crops/ and the list files
     out = Path(out); problems = []
     lists = sorted(p for p in out.glob('*.txt') if re.fullmatch(r'(train|val|test)\d*\.txt', p.name))
     if not lists: return [f"{out}: no list files (train.txt, val.txt, test.txt)"]
+    seen = {}                                      # clip folder -> its image problems (lists repeat folders)
     for f in lists:
-        for i,line in enumerate(f.read_text(encoding='utf-8').splitlines(), 1):
+        try: lines = read_list(f)
+        except ListError as e: problems.append(str(e)); continue
+        for i,line in enumerate(lines, 1):
             m = _LINE.fullmatch(line)
             if not m: problems.append(f"{f.name}:{i}: not a list line: {line!r}"); continue
             folder,n,s,e = out/'global_crops'/m['folder'],int(m['n']),int(m['s']),int(m['e'])
@@ -35,14 +39,34 @@ def check_lists(out, # extraction output: global_crops/ and the list files
             if imgs != [f"img_{k:05d}.jpg" for k in range(1, n + 1)]:
                 problems.append(f"{f.name}:{i}: {m['folder']} holds {len(imgs)} images, the list says img_00001..img_{n:05d}")
             if not 0 <= s <= e <= n: problems.append(f"{f.name}:{i}: sign {s}..{e} not inside the clip's {n} frames")
+            if m['folder'] not in seen:
+                seen[m['folder']] = [f"{f.name}:{i}: {m['folder']}/{img}: {why}" for img in imgs if (why := jpeg_problem(folder/img))]
+                problems += seen[m['folder']]
     return problems
+
+def jpeg_problem(path:Path)->str:
+    "Why the file at `path` is not a whole JPEG ('' if it is): its header must parse and it must end with the end marker"
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with open(path, 'rb') as f:
+            if f.read(3) != b'\xff\xd8\xff': return 'not a JPEG'
+            f.seek(-2, os.SEEK_END)
+            if f.read(2) != b'\xff\xd9': return 'truncated JPEG (no end marker)'
+        with Image.open(path) as im:
+            if im.format != 'JPEG' or min(im.size) < 1: return 'JPEG header does not parse'
+    except (OSError, UnidentifiedImageError, SyntaxError) as e: return f"unreadable: {e}"
+    return ''
 
 # %% ../nbs/06_checks.ipynb #cbca82b1
 def read_report(out)->list:
     "The rows of `out/extract_report.jsonl`"
     path = Path(out)/'extract_report.jsonl'
     if not path.is_file(): raise FileNotFoundError(f"{path}: no extraction report (run msasl-extract-frames first)")
-    return [json.loads(l) for l in path.read_text(encoding='utf-8').splitlines() if l.strip()]
+    rows = []
+    for i,line in enumerate(read_list(path), 1):
+        try: rows.append(json.loads(line))
+        except ValueError as e: raise ListError(f"{path}:{i}: not a JSON row ({e}); run msasl-extract-frames again to rewrite the report") from None
+    return rows
 
 def sample_clips(rows:list, # report rows
                  n:int=16, # clips to draw
@@ -185,6 +209,7 @@ def check_crops(out, # extraction output folder
     write_atomic(out/'checks'/'report.jsonl', ''.join(json.dumps(dict(clip=c.row['clip'], split=c.row['split'], size=c.row['size_video'],
         ok=c.ok, reason=c.reason, frames=c.frames, psnr=c.psnr)) + '\n' for c in results))
     failed = [c for c in results if not c.ok]
+    if not any(r.get('status') == 'ok' for r in rows): list_problems.append(f"{out}: no clips: the report names no clip that was made")
     return dict(passed=not list_problems and not failed, list_problems=list_problems, clips_checked=len(results),
                 clips_failed=len(failed), failures=[f"{c.row['clip']}: {c.reason}" for c in failed],
                 min_psnr=min((min(c.psnr) for c in results if c.psnr), default=None), pngs=pngs,

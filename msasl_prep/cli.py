@@ -4,14 +4,15 @@
 
 # %% ../nbs/07_cli.ipynb #85f94e00
 from __future__ import annotations
-import argparse, json, os, sys, time
+import argparse, json, math, os, sys, time
 from contextlib import contextmanager
 from pathlib import Path
 from fastcore.script import call_parse, Param, store_true
 from .annotations import AnnotationError, load_annotations, load_files, annotation_stats, format_stats
 from .video import VideoError
 from .sample import SampleError, make_sample
-from .download import DownloadOptions, YOUTUBE_URL, wanted_videos, download_videos, format_download_summary
+from .files import LockedError
+from .download import DownloadError, DownloadOptions, YOUTUBE_URL, wanted_videos, download_videos, format_download_summary
 from .lists import ListError, split_topk, format_topk, imagenet_paths
 from .checks import check_crops, format_checks
 from .run import RunError, run_pipeline, parse_value, describe_data_dir, demo
@@ -23,7 +24,8 @@ __all__ = ['USER_ERRORS', 'user_errors', 'msasl_stats', 'msasl_make_sample', 'ms
            'msasl_split_annotation', 'msasl_imagenet_paths', 'msasl_check_crops', 'msasl_pipeline', 'msasl_demo']
 
 # %% ../nbs/07_cli.ipynb #9da429d3
-USER_ERRORS = (AnnotationError, SampleError, ExtractionError, VideoError, ListError, RunError, OSError, ValueError)
+USER_ERRORS = (AnnotationError, SampleError, ExtractionError, VideoError, ListError, RunError, DownloadError, LockedError,
+               OSError, ValueError)
 
 @contextmanager
 def user_errors(prog:str, # command name, printed before the message
@@ -37,6 +39,26 @@ def user_errors(prog:str, # command name, printed before the message
     except USER_ERRORS as e:
         msg = ' '.join(str(e).split()) or type(e).__name__
         print(f"{prog}: error: {msg}", file=sys.stderr); sys.exit(2)
+
+# %% ../nbs/07_cli.ipynb #9110005f
+class _Parser(argparse.ArgumentParser):
+    "argparse, with a usage error printed as one line"
+    def error(self, message):
+        print(f"{self.prog}: error: {' '.join(message.split())}", file=sys.stderr); sys.exit(2)
+
+def _number(kind=int, # int or float
+            lo=None, hi=None, # the range allowed, both ends included
+           ):
+    "An argparse type: a finite `kind` in `[lo, hi]`"
+    def parse(text:str):
+        try: v = kind(text)
+        except ValueError: raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+        if not math.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
+            span = f"from {lo} to {hi}" if hi is not None else f"of at least {lo}"
+            raise argparse.ArgumentTypeError(f"{text} is not {span}")
+        return v
+    parse.__name__ = kind.__name__
+    return parse
 
 # %% ../nbs/07_cli.ipynb #2b5b831d
 @call_parse
@@ -68,22 +90,22 @@ def msasl_make_sample(out:str, # folder to write the sample into
 
 # %% ../nbs/07_cli.ipynb #a9be4c01
 def _size(text:str)->tuple:
-    try: w,h = (int(v) for v in text.lower().split('x')); assert w > 0 and h > 0
-    except (ValueError, AssertionError): raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT like 256x300, got {text!r}") from None
+    try: w,h = (int(v) for v in text.lower().split('x')); assert 16 <= w <= 8192 and 16 <= h <= 8192
+    except (ValueError, AssertionError): raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT from 16 to 8192 like 256x300, got {text!r}") from None
     return w,h
 
 def _extract_parser():
-    p = argparse.ArgumentParser(prog='msasl-extract-frames', description='Cut every annotated clip of downloaded MS-ASL videos '
+    p = _Parser(prog='msasl-extract-frames', description='Cut every annotated clip of downloaded MS-ASL videos '
                                 'into cropped frame folders and write train/val/test list files.')
     p.add_argument('-s', '--sources', nargs='+', required=True, help='MSASL_{train,val,test}.json files (MSASL_classes.json is read from beside them)')
     p.add_argument('-v', '--videos', required=True, help='folder of <video_id>.mp4 files (as msasl-download-videos writes them)')
     p.add_argument('-o', '--out', required=True, help='output folder: global_crops/, train.txt, val.txt, test.txt, extract_report.jsonl')
-    p.add_argument('-j', '--workers', type=int, default=None, help='videos in parallel (default: cores)')
+    p.add_argument('-j', '--workers', type=_number(int, 1, 1024), default=None, help='videos in parallel (default: cores)')
     p.add_argument('--seed', type=int, default=0, help='train list shuffle seed (default: 0)')
-    p.add_argument('--target-frames', type=int, default=64, help='frames of context per clip at --target-fps (default: 64)')
-    p.add_argument('--target-fps', type=float, default=30, help='(default: 30)')
-    p.add_argument('--crop-size', type=_size, default=(256, 300), help='output WIDTHxHEIGHT (default: 256x300)')
-    p.add_argument('--box-scale', type=float, default=1.2, help='signer box enlargement (default: 1.2)')
+    p.add_argument('--target-frames', type=_number(int, 1, 100_000), default=64, help='frames of context per clip at --target-fps (default: 64)')
+    p.add_argument('--target-fps', type=_number(float, 1, 240), default=30, help='(default: 30)')
+    p.add_argument('--crop-size', type=_size, default=(256, 300), help='output WIDTHxHEIGHT, each 16..8192 (default: 256x300)')
+    p.add_argument('--box-scale', type=_number(float, 0.01, 100), default=1.2, help='signer box enlargement (default: 1.2)')
     p.add_argument('--jpeg-quality', type=int, default=2, choices=range(2, 32), metavar='2..31', help='ffmpeg JPEG quality, 2 is best (default: 2)')
     p.add_argument('--crop-mode', choices=('clamp', 'pad'), default='clamp', help="clamp to the frame like the original (stretches at borders) or pad with black (keeps aspect); default: clamp")
     p.add_argument('--align', choices=('frame', 'time'), default='frame', help="map annotated frames to video frames by number or through timestamps (for videos whose fps differs); default: frame")
@@ -107,24 +129,24 @@ def msasl_extract_frames(argv:list|None=None):
 
 # %% ../nbs/07_cli.ipynb #d754b053
 def _download_parser():
-    p = argparse.ArgumentParser(prog='msasl-download-videos', description='Download the source videos of MS-ASL annotation '
+    p = _Parser(prog='msasl-download-videos', description='Download the source videos of MS-ASL annotation '
                                 'files with yt-dlp into VIDEOS/<video_id>.mp4, verified, with VIDEOS/manifest.jsonl.')
     p.add_argument('-s', '--sources', nargs='+', required=True, help='MSASL_{train,val,test}.json files')
     p.add_argument('-o', '--out', required=True, help='VIDEOS folder')
-    p.add_argument('-n', '--workers', type=int, default=3, help='videos at once (default: 3)')
+    p.add_argument('-n', '--workers', type=_number(int, 1, 64), default=3, help='videos at once (default: 3)')
     p.add_argument('--splits', nargs='+', help='only these splits (train val test)')
-    p.add_argument('--topk', type=int, help='only clips of the K most frequent classes (label < K)')
+    p.add_argument('--topk', type=_number(int, 1), help='only clips of the K most frequent classes (label < K)')
     p.add_argument('--ids', nargs='+', help='only these video ids')
-    p.add_argument('--limit', type=int, help='at most N videos')
+    p.add_argument('--limit', type=_number(int, 0), help='at most N videos')
     p.add_argument('--url-template', default=YOUTUBE_URL, help='where {id} is fetched from (default: %(default)s)')
-    p.add_argument('--retries', type=int, default=4, help='extra attempts for transient failures (default: 4)')
-    p.add_argument('--backoff', type=float, default=2.0, help='seconds before the first retry, doubling (default: 2)')
-    p.add_argument('--pause', type=float, default=30.0, help='seconds every worker pauses after an HTTP 429 (default: 30)')
-    p.add_argument('--timeout', type=float, default=30.0, help='socket timeout in seconds (default: 30)')
+    p.add_argument('--retries', type=_number(int, 0, 100), default=4, help='extra attempts for transient failures (default: 4)')
+    p.add_argument('--backoff', type=_number(float, 0, 3600), default=2.0, help='seconds before the first retry, doubling (default: 2)')
+    p.add_argument('--pause', type=_number(float, 0, 86400), default=30.0, help='seconds every worker pauses after an HTTP 429 (default: 30)')
+    p.add_argument('--timeout', type=_number(float, 0.01, 3600), default=30.0, help='socket timeout in seconds (default: 30)')
     p.add_argument('--retry-failed', action='store_true', help='also retry videos that failed permanently before')
     p.add_argument('--cookies', help='cookies.txt for yt-dlp (age-restricted videos)')
     p.add_argument('--rate-limit', help='max download rate in bytes/s, e.g. 2M')
-    p.add_argument('--sleep-interval', type=float, help='seconds to sleep before each download')
+    p.add_argument('--sleep-interval', type=_number(float, 0, 3600), help='seconds to sleep before each download')
     p.add_argument('--proxy', help='proxy URL for yt-dlp')
     p.add_argument('--strict', action='store_true', help='exit 1 unless every wanted video is ok')
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
@@ -134,7 +156,6 @@ def msasl_download_videos(argv:list|None=None):
     "Console entry point of `msasl-download-videos`"
     a = _download_parser().parse_args(argv)
     with user_errors('msasl-download-videos'):
-        if '{id}' not in a.url_template: raise ValueError(f"--url-template must contain {{id}}: {a.url_template!r}")
         if a.cookies and not Path(a.cookies).is_file(): raise FileNotFoundError(f"{a.cookies}: no such cookies file")
         records,problems = load_files(a.sources)
         wanted = wanted_videos(records, a.splits, a.topk, set(a.ids) if a.ids else None, a.limit)
@@ -147,10 +168,10 @@ def msasl_download_videos(argv:list|None=None):
 # %% ../nbs/07_cli.ipynb #a93752f4
 def msasl_split_annotation(argv:list|None=None):
     "Console entry point of `msasl-split-annotation`"
-    p = argparse.ArgumentParser(prog='msasl-split-annotation', description='Write top-K subsets (train100.txt ...) of list files, '
+    p = _Parser(prog='msasl-split-annotation', description='Write top-K subsets (train100.txt ...) of list files, '
                                 'keeping line order, and compare the counts with the MS-ASL paper.')
     p.add_argument('-a', '--annotation', nargs='+', required=True, help='list files, e.g. OUT/train.txt OUT/val.txt OUT/test.txt')
-    p.add_argument('-k', '--topk', nargs='+', type=int, required=True, help='K values, e.g. 100 200 500 1000')
+    p.add_argument('-k', '--topk', nargs='+', type=_number(int, 1, 1_000_000), required=True, help='K values, e.g. 100 200 500 1000')
     a = p.parse_args(argv)
     with user_errors('msasl-split-annotation'):
         counts = split_topk(a.annotation, a.topk)
@@ -181,6 +202,8 @@ def msasl_check_crops(out:str, # extraction output folder (global_crops/, list f
     with user_errors('msasl-check-crops'):
         if not Path(out).is_dir(): raise NotADirectoryError(f"{out}: no such folder")
         if videos is not None and not Path(videos).is_dir(): raise NotADirectoryError(f"{videos}: no such videos folder")
+        if n < 1: raise ValueError(f"--n must be at least 1, got {n}")
+        if not math.isfinite(min_psnr): raise ValueError(f"--min_psnr must be a finite number of dB, got {min_psnr}")
         s = check_crops(out, videos, n, seed, min_psnr)
         print(format_checks(s))
     if strict and not s['passed']: sys.exit(1)
@@ -188,7 +211,7 @@ def msasl_check_crops(out:str, # extraction output folder (global_crops/, list f
 # %% ../nbs/07_cli.ipynb #c864f03e
 def msasl_pipeline(argv:list|None=None):
     "Console entry point of `msasl-pipeline`"
-    p = argparse.ArgumentParser(prog='msasl-pipeline', description='Run the whole preparation (nbs/pipeline.ipynb) with papermill; '
+    p = _Parser(prog='msasl-pipeline', description='Run the whole preparation (nbs/pipeline.ipynb) with papermill; '
                                 'the executed notebook goes to DATA_DIR/reports/.')
     p.add_argument('data_dir', help='DATA_DIR')
     p.add_argument('-p', '--parameter', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'),
@@ -201,10 +224,10 @@ def msasl_pipeline(argv:list|None=None):
 
 def msasl_demo(argv:list|None=None):
     "Console entry point of `msasl-demo`: make a synthetic MS-ASL, serve it on 127.0.0.1, run the whole pipeline on it"
-    p = argparse.ArgumentParser(prog='msasl-demo', description='Offline demo: make a synthetic MS-ASL dataset, serve its videos '
+    p = _Parser(prog='msasl-demo', description='Offline demo: make a synthetic MS-ASL dataset, serve its videos '
                                 'on 127.0.0.1, and run the whole pipeline on it through papermill.')
     p.add_argument('dir', nargs='?', default='msasl-demo', help='where the sample and DATA_DIR go (default: ./msasl-demo)')
-    p.add_argument('--n-videos', type=int, default=16, help='sample size (default: 16)')
+    p.add_argument('--n-videos', type=_number(int, 4, 4000), default=16, help='sample size (default: 16)')
     a = p.parse_args(argv)
     with user_errors('msasl-demo'):
         r = demo(a.dir, a.n_videos)

@@ -4,6 +4,7 @@
 
 # %% ../nbs/03_clips.ipynb #d9496195
 from __future__ import annotations
+import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from .annotations import Record
@@ -40,7 +41,7 @@ def refine_span(start:int, # annotated first frame of the sign
 class Drop:
     "A record that makes no clip, and why"
     record:Record
-    reason:str   # 'too_short' (refinement), 'overlap' (filter), 'past_video_end' (sign beyond the frames)
+    reason:str   # 'too_short' (refinement), 'overlap' (filter), 'past_end' (annotated sign beyond the decodable frames)
     detail:str = ''
 
 def filter_overlaps(spans:list, # (start, end, anything) tuples of one video
@@ -97,6 +98,20 @@ class ClipOptions:
     box_scale:float=1.2     # signer box enlargement
     size:tuple=(256, 300)   # output image (width, height)
     crop_mode:str='clamp'   # 'clamp' (original: stretches at borders) or 'pad' (keeps aspect)
+    def __post_init__(self):
+        "Refuse settings that cannot make a valid crop, before any work starts"
+        _check('target_frames', self.target_frames, 1, 100_000, integer=True)
+        _check('target_fps', self.target_fps, 1, 240)
+        _check('box_scale', self.box_scale, 0.01, 100)
+        if not (isinstance(self.size, (tuple, list)) and len(self.size) == 2): raise ValueError(f"size must be (width, height), got {self.size!r}")
+        for side in self.size: _check('size', side, 16, 8192, integer=True)
+        if self.crop_mode not in ('clamp', 'pad'): raise ValueError(f"crop_mode must be 'clamp' or 'pad', not {self.crop_mode!r}")
+
+def _check(name:str, value, lo, hi, integer:bool=False):
+    "`ValueError` naming `name` unless `value` is a finite number (an integer if asked) in `[lo, hi]`"
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and lo <= value <= hi
+    if not ok or (integer and not float(value).is_integer()):
+        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} from {lo} to {hi}, got {value!r}")
 
 @dataclass(frozen=True)
 class ClipPlan:
@@ -129,15 +144,13 @@ def plan_video(records:list, # the valid records of one video (any splits)
     "`(plans, drops)` for one video"
     drops,spans = [],[]
     for r in records:
+        if n_frames is not None and r.end >= n_frames:
+            drops.append(Drop(r, 'past_end', f"the sign ends at frame {r.end}, the video decodes {n_frames} frames")); continue
         span = refine_span(r.start, r.end, r.fps)
         if span is None: drops.append(Drop(r, 'too_short', f"annotated span {r.start}..{r.end} has end - start <= 1"))
         else: spans.append((*span, r))
     kept,cut = filter_overlaps(spans)
     drops += [Drop(r, 'overlap', f"refined span starts at {s}, where the next clip of the video starts") for s,e,r in cut]
-    if n_frames is not None:
-        drops += [Drop(r, 'past_video_end', f"sign ends at frame {e}, the video has {n_frames} frames")
-                  for s,e,r in kept if e >= n_frames]
-        kept = [k for k in kept if k[1] < n_frames]
     plans = []
     for i,(s,e,r) in enumerate(kept):
         left = kept[i - 1][1] if i else 0

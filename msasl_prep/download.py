@@ -4,18 +4,20 @@
 
 # %% ../nbs/02_download.ipynb #f8d352b8
 from __future__ import annotations
-import http.server, json, os, random, re, shutil, threading, time
+import http.server, json, math, os, random, re, shutil, threading, time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field
 from pathlib import Path
-from .annotations import is_video_id, write_atomic
+from .annotations import is_video_id
+from .files import write_atomic, append_whole, OutputLock, WriteError, local_write_errno, write_error
 from .video import VideoError, index_video
 
 # %% auto #0
-__all__ = ['STATUSES', 'TRANSIENT', 'FORMAT_STRING', 'YOUTUBE_URL', 'classify', 'choose_format', 'FormatSelector', 'WantedVideo',
-           'wanted_videos', 'Manifest', 'validate_video', 'VideoRequestHandler', 'VideoServer', 'DownloadOptions',
-           'Fetcher', 'fetch_video', 'download_videos', 'summarize', 'format_download_summary']
+__all__ = ['STATUSES', 'TRANSIENT', 'FORMAT_STRING', 'YOUTUBE_URL', 'DownloadError', 'classify', 'choose_format',
+           'FormatSelector', 'WantedVideo', 'wanted_videos', 'Manifest', 'validate_video', 'VideoRequestHandler',
+           'VideoServer', 'DownloadOptions', 'Fetcher', 'fetch_video', 'download_videos', 'summarize',
+           'format_download_summary']
 
 # %% ../nbs/02_download.ipynb #188543ce
 STATUSES = {
@@ -25,10 +27,13 @@ STATUSES = {
     'geo_blocked': 'not available in this country', 'age_restricted': 'needs a signed-in adult account (try --cookies)',
     'no_format': 'no mp4 video stream to download', 'rate_limited': 'the server asked us to slow down (HTTP 429, bot check)',
     'server_error': 'the server failed (HTTP 5xx)', 'network': 'the connection failed, timed out, or ended early',
-    'too_short': 'decodes fewer frames than its annotation needs (kept in invalid/)',
+    'too_short': 'decodes too few frames for any of its annotated clips (kept in invalid/)',
     'corrupt': 'the file does not decode (kept in invalid/)', 'bad_id': 'the annotation names no valid YouTube id',
     'error': 'any other failure; the reason says what yt-dlp reported'}
 TRANSIENT = {'rate_limited', 'server_error', 'network'}
+
+class DownloadError(Exception):
+    "Downloading cannot be set up as asked; the message names the option or file"
 
 # %% ../nbs/02_download.ipynb #fcd6c4e0
 _MESSAGES = [  # (status, pattern in yt-dlp's message), first match wins
@@ -100,6 +105,9 @@ def wanted_videos(records:list, # valid records
                   limit:int|None=None, # at most this many videos (in annotation order)
                  )->list:
     "The unique videos of `records` to fetch, in first-appearance order"
+    for name,value,least in (('topk', topk, 1), ('limit', limit, 0)):
+        if value is not None and (type(value) is not int or value < least):
+            raise DownloadError(f"{name} must be a whole number of at least {least}, got {value!r}")
     out = {}
     for r in records:
         if (splits and r.split not in splits) or (topk is not None and r.label >= topk) or (ids and r.video_id not in ids): continue
@@ -126,29 +134,37 @@ class Manifest:
     def add(self, row:dict):
         "Record `row` at once (one appended line)"
         with self.lock:
+            try: append_whole(self.path, (json.dumps(row) + '\n').encode())
+            except OSError as e:
+                if local_write_errno(e): raise write_error(e, self.path) from e
+                raise
             self.rows[row.get('video_id') or row.get('record')] = row
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try: os.write(fd, (json.dumps(row) + '\n').encode())
-            finally: os.close(fd)
 
     def compact(self):
         "Rewrite the file with one row per video, atomically"
-        with self.lock: write_atomic(self.path, ''.join(json.dumps(r) + '\n' for r in self.rows.values()))
+        with self.lock:
+            try: write_atomic(self.path, ''.join(json.dumps(r) + '\n' for r in self.rows.values()))
+            except OSError as e:
+                if local_write_errno(e): raise write_error(e, self.path) from e
+                raise
 
 # %% ../nbs/02_download.ipynb #f93e1195
 def validate_video(path, # a downloaded file
                    want:WantedVideo, # what the annotation expects
                   )->dict:
-    "Manifest fields for `path`: status ('ok', 'too_short' or 'corrupt'), frames, fps, size and the comparison"
+    "Manifest fields for `path`: status ('ok', 'too_short' or 'corrupt'), frames, fps, size, clips past the end, the comparison"
     try: index = index_video(path, decode=True)
     except VideoError as e: return dict(status='corrupt', reason=str(e))
+    past = sum(r.end >= index.n_frames for r in want.records) if want.records else int(want.max_end >= index.n_frames)
     row = dict(frames=index.n_frames, fps=round(index.fps, 3), width=index.width, height=index.height,
-               frames_needed=want.max_end + 1, fps_annotated=want.fps, size_annotated=f"{want.width}x{want.height}",
+               frames_needed=want.max_end + 1, clips=len(want.records), clips_past_end=past,
+               fps_annotated=want.fps, size_annotated=f"{want.width}x{want.height}",
                fps_mismatch=abs(index.fps - want.fps) > 0.01 * want.fps,
                size_mismatch=(index.width, index.height) != (want.width, want.height))
-    if index.n_frames <= want.max_end:
-        return dict(status='too_short', reason=f"decodes {index.n_frames} frames, the annotation needs frame {want.max_end}", **row)
-    return dict(status='ok', reason='', **row)
+    if past == max(1, len(want.records)):
+        return dict(status='too_short', reason=f"decodes {index.n_frames} frames, every annotated clip ends later "
+                                               f"(the first at frame {min((r.end for r in want.records), default=want.max_end)})", **row)
+    return dict(status='ok', reason=f"{past} of {len(want.records)} clips end past frame {index.n_frames - 1}" if past else '', **row)
 
 # %% ../nbs/02_download.ipynb #be0f8d6b
 class VideoRequestHandler(http.server.BaseHTTPRequestHandler):
@@ -215,6 +231,23 @@ class DownloadOptions:
     rate_limit:str|None=None      # max download rate, e.g. '2M' (bytes/s)
     sleep_interval:float|None=None # seconds yt-dlp sleeps before each download
     proxy:str|None=None           # proxy URL for yt-dlp
+    def __post_init__(self):
+        "Refuse options that would fetch the wrong thing or cannot work, whatever the entry point"
+        t = self.url_template
+        if not isinstance(t, str) or '{id}' not in t:
+            raise DownloadError(f"url_template must contain {{id}}, or every video is fetched from one address: {t!r}")
+        try: t.format(id='abcdefghijk')
+        except (KeyError, IndexError, ValueError) as e:
+            raise DownloadError(f"url_template {t!r} may hold no other {{...}} than {{id}} ({type(e).__name__}: {e})") from None
+        for name,least in (('workers', 1), ('retries', 0)):
+            v = getattr(self, name)
+            if type(v) is not int or v < least: raise DownloadError(f"{name} must be a whole number of at least {least}, got {v!r}")
+        for name in ('backoff', 'pause', 'timeout', 'sleep_interval'):
+            v = getattr(self, name)
+            if v is None and name == 'sleep_interval': continue
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (name == 'timeout' and v == 0):
+                raise DownloadError(f"{name} must be a number of seconds {'above' if name == 'timeout' else 'of at least'} 0, got {v!r}")
+        _parse_rate(self.rate_limit)
 
 class _Stop(Exception): "Raised from yt-dlp's progress hook to abandon a download"
 
@@ -234,7 +267,7 @@ class _Pause:
 def _parse_rate(rate:str|None):
     if not rate: return None
     m = re.fullmatch(r'(\d+(?:\.\d+)?)([KMG]?)', rate.strip().upper().removesuffix('B').removesuffix('I'))
-    if not m: raise ValueError(f"rate limit {rate!r}: expected a number of bytes per second like 500K or 2M")
+    if not m: raise DownloadError(f"rate limit {rate!r}: expected a number of bytes per second like 500K or 2M")
     return int(float(m.group(1)) * {'': 1, 'K': 2**10, 'M': 2**20, 'G': 2**30}[m.group(2)])
 
 class _Logger:
@@ -284,6 +317,7 @@ def fetch_video(want:WantedVideo, # the video
         try: path = fetcher.fetch(want, url)
         except _Stop: return None
         except (yt_dlp.utils.YoutubeDLError, RuntimeError, OSError) as e:
+            if local_write_errno(e): raise write_error(e, f"{want.video_id} into {folder}") from e   # the disk, not the video
             if stop.is_set(): return None
             status,reason = classify(e)
             if status == 'rate_limited': pause.trigger(opts.pause)
@@ -294,10 +328,15 @@ def fetch_video(want:WantedVideo, # the video
         size = path.stat().st_size
         check = validate_video(path, want)
         status,reason = check['status'],check['reason']
-        if status == 'ok':
-            os.replace(path, folder/f"{want.video_id}.mp4")
-            (folder/'invalid'/f"{want.video_id}.mp4").unlink(missing_ok=True)    # an earlier bad copy is no longer the story
-        else: (folder/'invalid').mkdir(exist_ok=True); os.replace(path, folder/'invalid'/f"{want.video_id}.mp4")
+        target = folder/f"{want.video_id}.mp4" if status == 'ok' else folder/'invalid'/f"{want.video_id}.mp4"
+        try:
+            target.parent.mkdir(exist_ok=True); os.replace(path, target)
+            if status == 'ok': (folder/'invalid'/f"{want.video_id}.mp4").unlink(missing_ok=True)   # an earlier bad copy is no longer the story
+        except OSError as e:
+            if local_write_errno(e): raise write_error(e, target) from e
+            why = 'a directory of that name is in the way: move it and run again' if target.is_dir() else e.strerror or str(e)
+            return dict(video_id=want.video_id, status='error', reason=f"cannot file the video as {target}: {why}", bytes=size,
+                        attempts=attempts, seconds=round(time.monotonic() - t0, 3), url=url)
         return dict(video_id=want.video_id, status=status, reason=reason, bytes=size, attempts=attempts,
                     seconds=round(time.monotonic() - t0, 3), url=url, **{k: v for k,v in check.items() if k not in ('status', 'reason')})
     if stop.is_set(): return None
@@ -320,8 +359,13 @@ def download_videos(wanted:list, # `WantedVideo`s (see `wanted_videos`)
                     progress:bool=True,
                    )->dict:
     "Fetch every wanted video not yet done; returns the summary of the manifest for `wanted`"
+    folder = Path(folder)
+    if not isinstance(opts, DownloadOptions): raise DownloadError(f"opts must be DownloadOptions, got {type(opts).__name__}")
+    with OutputLock(folder): return _download_locked(wanted, folder, opts, bad, progress)
+
+def _download_locked(wanted, folder, opts, bad, progress)->dict:
     from tqdm import tqdm
-    folder = Path(folder); incoming = folder/'.incoming'; incoming.mkdir(parents=True, exist_ok=True)
+    incoming = folder/'.incoming'; incoming.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(folder)
     for p in bad:
         if p.reason == 'bad_video_id':
@@ -340,19 +384,24 @@ def download_videos(wanted:list, # `WantedVideo`s (see `wanted_videos`)
         if row is None: return
         manifest.add(row); counts['ok' if row['status'] == 'ok' else 'failed'] += 1
         bar.update(); bar.set_postfix(ok=counts['ok'], failed=counts['failed'], paused=pause.count)
-    futures = [pool.submit(work, w) for w in todo]
+    futures,failure = [pool.submit(work, w) for w in todo],None
     try:
         for f in _as_done(futures):
             f.result(); record(f)
-    except BaseException:
+    except BaseException as e:
+        failure = e
         stop.set()                                # abandon running downloads from their progress hooks
         for f in futures: f.cancel()
         raise
     finally:
         pool.shutdown(wait=True)
-        for f in futures:                         # videos that finished while we were stopping keep their row
-            if f not in recorded and f.done(): record(f)
-        bar.close(); manifest.compact()
+        try:
+            for f in futures:                     # videos that finished while we were stopping keep their row
+                if f not in recorded and f.done(): record(f)
+            manifest.compact()
+        except WriteError:
+            if failure is None: raise             # else the first failure is the one to tell; the appended rows are whole
+        finally: bar.close()
     return summarize(manifest, wanted)
 
 def _as_done(futures):
@@ -364,14 +413,16 @@ def _as_done(futures):
 
 # %% ../nbs/02_download.ipynb #6a48961b
 def summarize(manifest:Manifest, wanted:list, ks=(100, 200, 500, 1000))->dict:
-    "Counts by status and the clips lost per split and per K"
-    status = {w.video_id: (manifest.get(w.video_id) or {}).get('status', 'not_tried') for w in wanted}
+    "Counts by status and the clips lost per split and per K (a clip of an ok video is lost when it ends past the video's frames)"
+    rows = {w.video_id: manifest.get(w.video_id) or {} for w in wanted}
+    status = {v: r.get('status', 'not_tried') for v,r in rows.items()}
     lost,total = defaultdict(Counter),defaultdict(Counter)
     for w in wanted:
+        frames = rows[w.video_id].get('frames') if status[w.video_id] == 'ok' else None
         for r in w.records:
             for k in ('all',) + tuple(str(k) for k in ks if r.label < k):
                 total[k][r.split] += 1
-                if status[w.video_id] != 'ok': lost[k][r.split] += 1
+                if frames is None or r.end >= frames: lost[k][r.split] += 1
     bad = sum(r.get('status') == 'bad_id' for r in manifest.rows.values())
     return dict(videos=len(wanted), status=dict(Counter(status.values()).most_common()), bad_ids=bad,
                 clips=dict(total), clips_lost=dict(lost))

@@ -10,8 +10,9 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
-from .annotations import is_video_id, write_atomic
-from .video import ffmpeg_exe, VideoError, VideoIndex, index_video, keyframe_before
+from .annotations import is_video_id
+from .files import write_atomic, OutputLock, WriteError, local_write_errno, write_error, remove_tree, TRASH_PREFIX
+from .video import run_ffmpeg, VideoError, VideoIndex, index_video, keyframe_before
 from .clips import ClipOptions, ClipPlan, plan_video
 
 # %% auto #0
@@ -67,9 +68,9 @@ def run_range(plans:list, # clips served by one decoder pass
         outs += ['-map', f"[o{i}]", '-fps_mode', 'passthrough', '-frames:v', str(p.num_frames), '-q:v', str(quality),
                  '-huffman', 'default', '-threads', '1',
                  '-start_number', '1', str(Path(f)/'img_%05d.jpg')]
-    cmd = [ffmpeg_exe(), '-nostdin', '-hide_banner', '-v', 'error', '-threads', '1', '-filter_threads', '1',
-           '-noaccurate_seek', '-copyts', *seek, '-i', index.path, '-filter_complex', graph, *outs]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    args = ['-nostdin', '-hide_banner', '-v', 'error', '-threads', '1', '-filter_threads', '1',
+            '-noaccurate_seek', '-copyts', *seek, '-i', index.path, '-filter_complex', graph, *outs]
+    res = run_ffmpeg(args, capture_output=True, text=True)
     return ' '.join(res.stderr.split())[-400:] if res.returncode else ''
 
 # %% ../nbs/04_frames.ipynb #fddaa0da
@@ -80,6 +81,12 @@ class ExtractOptions:
     jpeg_quality:int=2       # ffmpeg -q:v, 2 (best) .. 31
     align:str='frame'        # 'frame': annotated frame n is video frame n; 'time': map through timestamps
     fps_tolerance:float=0.01 # relative fps difference reported as a mismatch
+    def __post_init__(self):
+        if not isinstance(self.clip, ClipOptions): raise ValueError(f"clip must be ClipOptions, got {type(self.clip).__name__}")
+        if type(self.jpeg_quality) is not int or not 2 <= self.jpeg_quality <= 31:
+            raise ValueError(f"jpeg_quality must be an integer from 2 to 31, got {self.jpeg_quality!r}")
+        if self.align not in ('frame', 'time'): raise ValueError(f"align must be 'frame' or 'time', not {self.align!r}")
+        if not 0 <= self.fps_tolerance < 1: raise ValueError(f"fps_tolerance must be from 0 to 1, got {self.fps_tolerance!r}")
 
 def _frame_at(index:VideoIndex, seconds:float)->int:
     "The first frame presented at or after `seconds` from the video's first frame"
@@ -137,7 +144,7 @@ def prepare_video(video_id:str, # the video's 11-character id
     job.plans = [_time_aligned(p, index) for p in plans] if timed else plans
     job.rows = [_row('dropped', d.record, d.reason, detail=d.detail) for d in drops]
     job.folder.mkdir(parents=True, exist_ok=True)
-    for stale in job.folder.glob('.clip_*.tmp'): shutil.rmtree(stale)     # left by a killed run
+    for stale in [*job.folder.glob('.clip_*.tmp'), *job.folder.glob(TRASH_PREFIX + '*')]: remove_tree(stale)   # left by a killed run
     for p in job.plans:
         try: done = json.loads((job.folder/f"clip_{p.clip_index:04d}"/'.clip.json').read_text()) == _note(p, opts, job.source)
         except (OSError, ValueError): done = False
@@ -148,19 +155,25 @@ def prepare_video(video_id:str, # the video's 11-character id
 def make_range(job:VideoJob, # a prepared video
                group:list, # one of its decode ranges
               ):
-    "Make the clip folders of one decode range: temporary folders, ffmpeg, image count check, rename"
+    "Make the clip folders of one decode range: temporary folders, ffmpeg, image count check, rename; `WriteError` if the disk fails"
     tmps = [job.folder/f".clip_{p.clip_index:04d}.tmp" for p in group]
-    for t in tmps: t.mkdir()
-    err = run_range(group, job.index, tmps, job.opts.clip.size, job.opts.jpeg_quality)
-    for p,t in zip(group, tmps):
-        n = sum(1 for _ in t.glob('img_*.jpg'))
-        if n != p.num_frames:
-            job.errors[p.clip_index] = f"decoded {n} of {p.num_frames} frames" + (f": {err}" if err else '')
-            shutil.rmtree(t); continue
-        (t/'.clip.json').write_text(json.dumps(_note(p, job.opts, job.source)))
-        final = job.folder/f"clip_{p.clip_index:04d}"
-        if final.exists(): shutil.rmtree(final)                 # made from another plan: replace it
-        os.rename(t, final)
+    try:
+        for t in tmps: t.mkdir()
+        err = run_range(group, job.index, tmps, job.opts.clip.size, job.opts.jpeg_quality)
+        if err and local_write_errno(err): raise write_error(err, f"the clips of {job.video_id} into {job.folder.parent}")
+        for p,t in zip(group, tmps):
+            n = sum(1 for _ in t.glob('img_*.jpg'))
+            if n != p.num_frames:
+                job.errors[p.clip_index] = f"decoded {n} of {p.num_frames} frames" + (f": {err}" if err else '')
+                remove_tree(t); continue
+            (t/'.clip.json').write_text(json.dumps(_note(p, job.opts, job.source)))
+            final = job.folder/f"clip_{p.clip_index:04d}"
+            if final.exists(): remove_tree(final)               # made from another plan: replace it
+            os.rename(t, final)
+    except OSError as e:
+        for t in tmps: remove_tree(t)                          # nothing half-made stays
+        if local_write_errno(e) and not isinstance(e, WriteError): raise write_error(e, f"the clips of {job.video_id}") from e
+        raise
 
 def finish_video(job:VideoJob)->tuple:
     "`(plans_done, report_rows)` of a video whose ranges have all run"
@@ -217,58 +230,66 @@ def extract_frames(records:list, # valid records (e.g. `load_annotations(...).re
                   )->dict:
     "Extract every clip of `records`; return a summary (counts by status and reason, clips per split)"
     from tqdm import tqdm
-    out = Path(out); crops = out/'global_crops'; crops.mkdir(parents=True, exist_ok=True)
-    by_video = defaultdict(list)
-    for r in records: by_video[r.video_id].append(r)
-    plans,rows = [],[]
-    bar = tqdm(total=len(by_video), desc='extracting', unit='video', disable=not progress)
-    queue = iter(sorted(by_video.items()))
-    n = workers or os.cpu_count() or 1
-    def finished(job):
-        p,r = finish_video(job); plans.extend(p); rows.extend(r)
-        bar.update(); bar.set_postfix(clips=len(plans), skipped=sum(x['status'] == 'skipped' for x in rows))
-    # Videos are indexed and planned as tasks, then each decode range is a task of its own, so a few long
-    # videos keep every worker busy. At most 2 x workers videos are in flight: memory stays bounded.
-    with ThreadPoolExecutor(n) as pool:
-        pending,left = {},{}
-        def feed():
-            while sum(1 for kind,_ in pending.values() if kind == 'prepare') + len(left) < 2 * n:
-                try: vid,recs = next(queue)
-                except StopIteration: return
-                pending[pool.submit(prepare_video, vid, recs, videos, crops, opts)] = ('prepare', vid)
-        try:
-            feed()
-            while pending:
-                ready,_ = wait(pending, return_when=FIRST_COMPLETED)
-                for f in ready:
-                    kind,obj = pending.pop(f)
-                    if kind == 'prepare':
-                        job = f.result()
-                        if not job.ranges: finished(job); continue
-                        left[job.video_id] = len(job.ranges)
-                        for g in job.ranges: pending[pool.submit(make_range, job, g)] = ('range', job)
-                    else:
-                        f.result(); left[obj.video_id] -= 1
-                        if not left[obj.video_id]: del left[obj.video_id]; finished(obj)
+    out = Path(out)
+    if workers is not None and (type(workers) is not int or workers < 1):
+        raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
+    with OutputLock(out):                           # one run at a time on `out`
+        crops = out/'global_crops'; crops.mkdir(parents=True, exist_ok=True)
+        by_video = defaultdict(list)
+        for r in records: by_video[r.video_id].append(r)
+        plans,rows = [],[]
+        bar = tqdm(total=len(by_video), desc='extracting', unit='video', disable=not progress)
+        queue = iter(sorted(by_video.items()))
+        n = workers or os.cpu_count() or 1
+        def finished(job):
+            p,r = finish_video(job); plans.extend(p); rows.extend(r)
+            bar.update(); bar.set_postfix(clips=len(plans), skipped=sum(x['status'] == 'skipped' for x in rows))
+        # Videos are indexed and planned as tasks, then each decode range is a task of its own, so a few long
+        # videos keep every worker busy. At most 2 x workers videos are in flight: memory stays bounded.
+        with ThreadPoolExecutor(n) as pool:
+            pending,left = {},{}
+            def feed():
+                while sum(1 for kind,_ in pending.values() if kind == 'prepare') + len(left) < 2 * n:
+                    try: vid,recs = next(queue)
+                    except StopIteration: return
+                    pending[pool.submit(prepare_video, vid, recs, videos, crops, opts)] = ('prepare', vid)
+            try:
                 feed()
-        except BaseException:
-            for f in pending: f.cancel()
+                while pending:
+                    ready,_ = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in ready:
+                        kind,obj = pending.pop(f)
+                        if kind == 'prepare':
+                            job = f.result()
+                            if not job.ranges: finished(job); continue
+                            left[job.video_id] = len(job.ranges)
+                            for g in job.ranges: pending[pool.submit(make_range, job, g)] = ('range', job)
+                        else:
+                            f.result(); left[obj.video_id] -= 1
+                            if not left[obj.video_id]: del left[obj.video_id]; finished(obj)
+                    feed()
+            except BaseException:
+                for f in pending: f.cancel()
+                raise
+            finally: bar.close()
+        lines = list_lines(plans, seed)
+        splits = sorted({r.split for r in records}, key=lambda s: (SPLIT_LISTS + (s,)).index(s))
+        rows.sort(key=lambda r: (r['video_id'], r.get('clip', ''), r['split'], r['record']))
+        rows += [dict(status='invalid', file=Path(p.file).name, record=p.index, reason=p.reason, detail=p.detail) for p in problems]
+        try:
+            for s in splits: write_atomic(out/f"{s}.txt", ''.join(l + '\n' for l in lines.get(s, [])))
+            write_atomic(out/'extract_report.jsonl', ''.join(json.dumps(r) + '\n' for r in rows))
+        except OSError as e:
+            if local_write_errno(e): raise write_error(e, f"the lists and report in {out}") from e
             raise
-        finally: bar.close()
-    lines = list_lines(plans, seed)
-    splits = sorted({r.split for r in records}, key=lambda s: (SPLIT_LISTS + (s,)).index(s))
-    for s in splits: write_atomic(out/f"{s}.txt", ''.join(l + '\n' for l in lines.get(s, [])))
-    rows.sort(key=lambda r: (r['video_id'], r.get('clip', ''), r['split'], r['record']))
-    rows += [dict(status='invalid', file=Path(p.file).name, record=p.index, reason=p.reason, detail=p.detail) for p in problems]
-    write_atomic(out/'extract_report.jsonl', ''.join(json.dumps(r) + '\n' for r in rows))
-    return dict(records=len(records), videos=len(by_video), clips=len(plans),
-                made=sum(r.get('made', False) for r in rows),
-                status=dict(Counter(r['status'] for r in rows)),
-                reasons=dict(Counter(r['reason'] for r in rows if r['reason'])),
-                clips_per_split={s: len(lines.get(s, [])) for s in splits},
-                clamped=sum(r.get('clamped', False) for r in rows if r['status'] == 'ok'),
-                fps_mismatch=len({r['video_id'] for r in rows if r.get('fps_mismatch')}),
-                size_mismatch=len({r['video_id'] for r in rows if r.get('size_mismatch')}))
+        return dict(records=len(records), videos=len(by_video), clips=len(plans),
+                    made=sum(r.get('made', False) for r in rows),
+                    status=dict(Counter(r['status'] for r in rows)),
+                    reasons=dict(Counter(r['reason'] for r in rows if r['reason'])),
+                    clips_per_split={s: len(lines.get(s, [])) for s in splits},
+                    clamped=sum(r.get('clamped', False) for r in rows if r['status'] == 'ok'),
+                    fps_mismatch=len({r['video_id'] for r in rows if r.get('fps_mismatch')}),
+                    size_mismatch=len({r['video_id'] for r in rows if r.get('size_mismatch')}))
 
 # %% ../nbs/04_frames.ipynb #db1ff5a0
 def format_summary(s:dict)->str:

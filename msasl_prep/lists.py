@@ -6,10 +6,11 @@
 from __future__ import annotations
 import os, re, time
 from pathlib import Path
-from .annotations import PAPER_SUBSETS, write_atomic
+from .annotations import PAPER_SUBSETS
+from .files import write_atomic
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'ListError', 'split_topk', 'format_topk', 'imagenet_paths']
+__all__ = ['IMAGE_SUFFIXES', 'ListError', 'read_list', 'split_topk', 'format_topk', 'imagenet_paths']
 
 # %% ../nbs/05_lists.ipynb #aecdb30d
 class ListError(Exception):
@@ -17,19 +18,29 @@ class ListError(Exception):
 
 def _label(line:str, path:Path, n:int)->int:
     fields = line.split()
-    if len(fields) != 7 or not fields[1].lstrip('-').isdigit():
-        raise ListError(f"{path}:{n}: expected '<folder> <label> <sign_start> <sign_end> 0 <num_frames> <fps>', got {line!r}")
+    if len(fields) != 7 or not fields[1].isdigit():
+        raise ListError(f"{path}:{n}: expected '<folder> <label> <sign_start> <sign_end> 0 <num_frames> <fps>' "
+                        f"with a label of 0 or more, got {line[:100]!r}")
     return int(fields[1])
+
+def read_list(path:Path)->list:
+    "The non-blank lines of a list file; `ListError` naming it if it is missing or not UTF-8 text"
+    try: return [l for l in Path(path).read_text(encoding='utf-8').splitlines() if l.strip()]
+    except FileNotFoundError: raise ListError(f"{path}: no such list file") from None
+    except UnicodeDecodeError as e: raise ListError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e: raise ListError(f"{path}: {e.strerror or e}") from None
 
 def split_topk(list_files:list, # e.g. OUT/train.txt OUT/val.txt OUT/test.txt
                ks=(100, 200, 500, 1000), # subsets to write
               )->dict:
     "Write `<stem><K>.txt` beside each list with its lines of label < K, in order; returns {split: {K: lines}}"
-    counts = {}
-    for f in map(Path, list_files):
-        if not f.is_file(): raise ListError(f"{f}: no such list file")
-        lines = [l for l in f.read_text(encoding='utf-8').splitlines() if l.strip()]
-        labels = [_label(l, f, i + 1) for i,l in enumerate(lines)]
+    bad = [k for k in ks if type(k) is not int or not 1 <= k <= 1_000_000]
+    if bad: raise ListError(f"topk values must be whole numbers from 1 to 1000000, got {bad[0]!r}")
+    counts,read = {},{}
+    for f in map(Path, list_files):                  # every file read and checked before any subset is written
+        lines = read_list(f)
+        read[f] = lines,[_label(l, f, i + 1) for i,l in enumerate(lines)]
+    for f,(lines,labels) in read.items():
         counts[f.stem] = {'all': len(lines)}
         for k in ks:
             keep = [l for l,lab in zip(lines, labels) if lab < k]
@@ -53,6 +64,13 @@ def format_topk(counts:dict, # from `split_topk`
 
 # %% ../nbs/05_lists.ipynb #4c301c2e
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
+_SIGNATURES = (b'\xff\xd8\xff', b'\x89PNG\r\n\x1a\n')   # JPEG, PNG
+
+def _is_image(path:str)->bool:
+    "Whether the file at `path` starts like a JPEG or PNG"
+    try:
+        with open(path, 'rb') as f: return f.read(8).startswith(_SIGNATURES)
+    except OSError: return False
 
 def imagenet_paths(root, # ImageNet train folder: ROOT/<class>/<image>
                    out, # the list file to write
@@ -61,6 +79,8 @@ def imagenet_paths(root, # ImageNet train folder: ROOT/<class>/<image>
     "Write the sorted list of `root`'s images; returns counts of images, classes and skipped entries"
     root = Path(root); base = Path(relative_to) if relative_to is not None else root
     if not root.is_dir(): raise ListError(f"{root}: no such image folder")
+    out = Path(out)
+    if out.is_dir(): raise ListError(f"{out}: is a folder; give the list file to write, e.g. {out/'imagenet_train_list.txt'}")
     prefix = os.path.relpath(root, base)
     prefix = '' if prefix == '.' else prefix + '/'
     paths,classes,skipped = [],0,0
@@ -70,12 +90,12 @@ def imagenet_paths(root, # ImageNet train folder: ROOT/<class>/<image>
             n = len(paths)
             with os.scandir(cls.path) as files:
                 for f in files:
-                    if not f.name.startswith('.') and f.name.lower().endswith(IMAGE_SUFFIXES) and f.is_file():
+                    if not f.name.startswith('.') and f.name.lower().endswith(IMAGE_SUFFIXES) and f.is_file() and _is_image(f.path):
                         paths.append(f"{prefix}{cls.name}/{f.name}")
                     else: skipped += 1
             classes += len(paths) > n
     if not paths: raise ListError(f"{root}: no images in ROOT/<class>/<image> (.jpg, .jpeg, .png)")
     paths.sort()
-    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, ''.join(p + '\n' for p in paths))
     return dict(images=len(paths), classes=classes, skipped=skipped)

@@ -8,7 +8,8 @@ import json, os, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['RunError', 'pipeline_notebook', 'parse_value', 'run_pipeline', 'describe_data_dir', 'demo']
+__all__ = ['PARAMETERS', 'RunError', 'pipeline_notebook', 'parse_value', 'check_parameters', 'run_pipeline', 'describe_data_dir',
+           'demo']
 
 # %% ../nbs/06a_run.ipynb #9c5b5471
 class RunError(Exception):
@@ -26,6 +27,43 @@ def parse_value(text:str):
     try: return json.loads(text)
     except ValueError: return text
 
+# %% ../nbs/06a_run.ipynb #5133d8a4
+_SPLIT_NAMES = ('train', 'val', 'test')
+_whole = lambda v, lo=None, hi=None: type(v) is int and (lo is None or v >= lo) and (hi is None or v <= hi)
+_path = lambda v: isinstance(v, str) and v.strip() != ''
+
+def _template(v)->bool:
+    if not isinstance(v, str) or '{id}' not in v: return False
+    try: v.format(id='abcdefghijk'); return True
+    except (KeyError, IndexError, ValueError): return False
+
+PARAMETERS = { # name: (what it must be, the check)
+    'data_dir': ('a folder path', _path),
+    'annotation_dir': ('a folder path', _path),
+    'splits': ("a non-empty list of 'train', 'val', 'test'", lambda v: isinstance(v, list) and v != [] and all(x in _SPLIT_NAMES for x in v) and len(set(v)) == len(v)),
+    'topk': ('a list of whole numbers of at least 1, like [100, 200]', lambda v: isinstance(v, list) and all(_whole(k, 1) for k in v)),
+    'workers': ('a whole number from 1 to 1024', lambda v: _whole(v, 1, 1024)),
+    'download_workers': ('a whole number from 1 to 64', lambda v: _whole(v, 1, 64)),
+    'limit': ('null or a whole number of at least 0', lambda v: v is None or _whole(v, 0)),
+    'download': ('true or false', lambda v: isinstance(v, bool)),
+    'url_template': ('null or a url with {id} and no other {...}', lambda v: v is None or _template(v)),
+    'seed': ('a whole number', lambda v: _whole(v)),
+    'crop_mode': ("'clamp' or 'pad'", lambda v: v in ('clamp', 'pad')),
+    'align': ("'frame' or 'time'", lambda v: v in ('frame', 'time')),
+    'target_frames': ('a whole number from 1 to 100000', lambda v: _whole(v, 1, 100_000)),
+    'imagenet_root': ('null or a folder path', lambda v: v is None or _path(v)),
+    'n_checks': ('a whole number of at least 0', lambda v: _whole(v, 0)),
+}
+
+def check_parameters(params:dict, # pipeline parameters by name
+                    )->dict:
+    "`params` if every value is of the kind the pipeline expects, else `RunError` naming the first that is not"
+    for name,value in params.items():
+        if name not in PARAMETERS: raise RunError(f"unknown parameter {name}; the notebook takes {', '.join(PARAMETERS)}")
+        what,ok = PARAMETERS[name]
+        if not ok(value): raise RunError(f"parameter {name} must be {what}, got {json.dumps(value)[:80]}")
+    return params
+
 # %% ../nbs/06a_run.ipynb #62d97238
 def run_pipeline(data_dir, # DATA_DIR
                  parameters:dict|None=None, # notebook parameters (names of its `parameters` cell)
@@ -34,12 +72,16 @@ def run_pipeline(data_dir, # DATA_DIR
     "Execute the pipeline notebook for `data_dir`; returns the executed notebook's path"
     try: import papermill as pm
     except ImportError: raise RunError("papermill is not installed: pip install -e \".[dev]\"") from None
-    data = Path(data_dir).resolve(); (data/'reports').mkdir(parents=True, exist_ok=True)
+    data = Path(data_dir).resolve()
     params = {'data_dir': str(data), 'annotation_dir': str(data/'msasl'/'annotations'), **(parameters or {})}
     nb = pipeline_notebook()
     allowed = _parameter_names(nb)
     unknown = sorted(set(params) - allowed)
     if unknown: raise RunError(f"unknown parameter(s) {', '.join(unknown)}; the notebook takes {', '.join(sorted(allowed))}")
+    check_parameters(params)
+    for name in ('annotation_dir', 'imagenet_root'):      # relative to where the user is, not to DATA_DIR where the notebook runs
+        if params.get(name) is not None: params[name] = os.path.abspath(params[name])
+    (data/'reports').mkdir(parents=True, exist_ok=True)
     out = data/'reports'/f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
     try: pm.execute_notebook(str(nb), str(out), parameters=params, progress_bar=progress, cwd=str(data), kernel_name='python3')
     except pm.PapermillExecutionError as e:

@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
-from .annotations import is_video_id, write_atomic
-from .video import ffmpeg_exe, read_frames
+from .annotations import is_video_id
+from .files import write_atomic
+from .video import ffmpeg_exe, run_ffmpeg, read_frames
 
 # %% auto #0
 __all__ = ['MARK_BITS', 'MARK_CELLS', 'SIGNER_RGB', 'GLOSSES', 'LAYOUTS', 'SampleError', 'MarkError', 'mark_bits', 'decode_mark',
@@ -222,12 +223,12 @@ def render_video(v:SampleVideo, # the video to make
     enc = (['-preset', preset] if preset else ['-preset', 'veryfast', '-bf', '3'] if v.kind == 'bframes'
            else ['-preset', 'ultrafast'])
     timing = ['-fps_mode', 'passthrough', '-enc_time_base', '1/60'] if v.kind == 'vfr' else []
-    cmd = [ffmpeg_exe(), '-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
+    args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
            '-f', 'lavfi', '-i', f"testsrc2=size={v.width}x{v.height}:rate={v.rate}",
            '-vf', _mark_filter(v), '-frames:v', str(v.n_frames), *timing,
            '-c:v', 'libx264', *enc, '-g', str(v.gop), '-threads', '1', '-an', '-map_metadata', '-1',
            '-fflags', '+bitexact', '-flags:v', '+bitexact', '-movflags', '+faststart', str(tmp)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    res = run_ffmpeg(args, capture_output=True, text=True)
     if res.returncode: tmp.unlink(missing_ok=True); raise SampleError(f"{v.video_id}: ffmpeg failed: {res.stderr.strip()[-500:]}")
     os.replace(tmp, path)
     return path

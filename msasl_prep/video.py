@@ -4,7 +4,7 @@
 
 # %% ../nbs/00a_video.ipynb #f4fa4c79
 from __future__ import annotations
-import os, subprocess
+import os, signal, subprocess, sys
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cached_property
@@ -12,13 +12,43 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['ffmpeg_exe', 'VideoError', 'VideoIndex', 'index_video', 'read_frames', 'keyframe_before', 'frames_at']
+__all__ = ['ffmpeg_exe', 'run_ffmpeg', 'popen_ffmpeg', 'VideoError', 'VideoIndex', 'index_video', 'read_frames',
+           'keyframe_before', 'frames_at']
 
 # %% ../nbs/00a_video.ipynb #9838571a
 def ffmpeg_exe()->str:
     "Path of the ffmpeg binary shipped with imageio-ffmpeg"
     import imageio_ffmpeg
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+# %% ../nbs/00a_video.ipynb #34c5ad1a
+def _death_signal():
+    "libc's prctl where there is one (Linux), else None"
+    if not sys.platform.startswith('linux'): return None
+    import ctypes
+    try: return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError): return None
+_PRCTL,_PR_SET_PDEATHSIG = _death_signal(),1
+
+def _die_with(parent:int):
+    "Runs in the child between fork and exec: ask for SIGKILL when the parent goes, and go now if it is gone already"
+    _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent: os._exit(1)
+
+def _child_options()->dict:
+    if _PRCTL is None: return {}
+    parent = os.getpid()
+    return dict(preexec_fn=lambda: _die_with(parent))
+
+def run_ffmpeg(args:list, # ffmpeg's arguments, without the program
+               **kwargs, # for `subprocess.run`
+              )->subprocess.CompletedProcess:
+    "Run the bundled ffmpeg; it dies with this process"
+    return subprocess.run([ffmpeg_exe(), *map(str, args)], **_child_options(), **kwargs)
+
+def popen_ffmpeg(args:list, **kwargs)->subprocess.Popen:
+    "Start the bundled ffmpeg; it dies with this process"
+    return subprocess.Popen([ffmpeg_exe(), *map(str, args)], **_child_options(), **kwargs)
 
 # %% ../nbs/00a_video.ipynb #2c5067c0
 class VideoError(Exception):
@@ -67,10 +97,10 @@ def index_video(path, # a video file
                )->VideoIndex:
     "The frames, keyframes and size of `path`'s first video stream; `VideoError` if it has none"
     path = Path(path)
-    if not path.is_file(): raise VideoError(f"{path.name}: no such video file")
+    if not path.is_file(): raise VideoError(f"{path.name}: " + ('is a directory, not a video file' if path.is_dir() else 'no such video file'))
     def run(*how):
-        res = subprocess.run([ffmpeg_exe(), '-nostdin', '-hide_banner', '-v', 'error', '-i', str(path), '-map', '0:v:0',
-                              *how, '-f', 'framecrc', '-'], capture_output=True, text=True)
+        res = run_ffmpeg(['-nostdin', '-hide_banner', '-v', 'error', '-i', path, '-map', '0:v:0', *how, '-f', 'framecrc', '-'],
+                         capture_output=True, text=True)
         tb,size,frames = _parse_framecrc(res.stdout)
         if tb is None or size is None or not frames:
             err = ' '.join(res.stderr.split())[-300:] or 'no video frames'
@@ -93,10 +123,10 @@ def read_frames(path, # a video file
                 width:int, height:int, # its frame size
                ):
     "Yield the decoded RGB frames of `path` in presentation order, one HxWx3 array at a time"
-    cmd = [ffmpeg_exe(), '-nostdin', '-hide_banner', '-loglevel', 'error', '-i', str(path), '-map', '0:v:0',
-           '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']
+    args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-i', path, '-map', '0:v:0',
+            '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']
     size = width*height*3
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
+    with popen_ffmpeg(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
         try:
             while len(buf := p.stdout.read(size)) == size: yield np.frombuffer(buf, np.uint8).reshape(height, width, 3)
         finally:
@@ -119,10 +149,10 @@ def frames_at(index:VideoIndex, # from `index_video`
     sel = '+'.join("between(t\\,{:.6f}\\,{:.6f})".format(*index.time_range(n, n)) for n in want)
     key = keyframe_before(index, want[0])
     seek = ['-ss', f"{index.seconds(key):.6f}"] if key > index.pts[0] else []
-    cmd = [ffmpeg_exe(), '-nostdin', '-v', 'error', '-threads', '1', '-noaccurate_seek', '-copyts', *seek, '-i', index.path,
-           '-map', '0:v:0', '-vf', f"select='{sel}'", '-fps_mode', 'passthrough', '-frames:v', str(len(want)),
-           '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']
-    res = subprocess.run(cmd, capture_output=True)
+    args = ['-nostdin', '-v', 'error', '-threads', '1', '-noaccurate_seek', '-copyts', *seek, '-i', index.path,
+            '-map', '0:v:0', '-vf', f"select='{sel}'", '-fps_mode', 'passthrough', '-frames:v', len(want),
+            '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']
+    res = run_ffmpeg(args, capture_output=True)
     size = index.width * index.height * 3
     if res.returncode or len(res.stdout) != size * len(want):
         raise VideoError(f"{Path(index.path).name}: decoded {len(res.stdout) // size} of {len(want)} frames {res.stderr.decode()[-200:]}")

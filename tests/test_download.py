@@ -73,14 +73,16 @@ def faulty_run(sample, tmp_path_factory):
     "One run over the sample with a fault for most short videos"
     v = [k for k, d in kinds(sample).items() if d['kind'] == 'short']
     longest = next(k for k, d in kinds(sample).items() if d['kind'] == 'long')
+    shortest = min(v, key=lambda k: kinds(sample)[k]['n_frames'])       # served in place of v[8]: too short for its one clip
     faults = {v[0]: ['always:404'], v[1]: ['429', '429'], v[2]: ['always:drop'], v[3]: ['ok', 'drop'],
-              v[4]: ['always:garbage'], v[5]: ['slow'], longest: [f'always:as={v[6]}'], v[7]: ['503']}
+              v[4]: ['always:garbage'], v[5]: ['slow'], longest: [f'always:as={v[6]}'], v[7]: ['503'],
+              v[8]: [f'always:as={shortest}']}
     out = tmp_path_factory.mktemp('faulty')
     srv = FaultyServer(sample/'videos', faults)
     with srv:
         t0 = time.monotonic()
         res = download(sample, out, srv.url_template, '-n', '2', '--pause', '1.0', '--retries', '2')
-        yield dict(out=out, res=res, v=v, longest=longest, srv=srv, rows=manifest(out), t0=t0, faults=faults)
+        yield dict(out=out, res=res, v=v, longest=longest, shortest=shortest, srv=srv, rows=manifest(out), t0=t0, faults=faults)
 
 def test_fault_matrix(sample, faulty_run):
     f = faulty_run; rows, v, out = f['rows'], f['v'], f['out']
@@ -92,13 +94,14 @@ def test_fault_matrix(sample, faulty_run):
     assert st[v[3]] == ('ok', 2)                              # cut once, resumed
     assert st[v[4]] == ('corrupt', 1)                         # garbage: kept aside
     assert st[v[5]] == ('ok', 2)                              # timed out once, retried
-    assert st[f['longest']][0] == 'too_short'                 # decodes fewer frames than annotated
     assert st[v[7]] == ('ok', 2)                              # a 5xx is transient
+    assert st[v[8]] == ('too_short', 1)                       # decodes fewer frames than its only clip needs
+    long = rows[f['longest']]                                 # shorter than some of its clips: kept, those clips counted
+    assert long['status'] == 'ok' and 0 < long['clips_past_end'] < long['clips'] and long['frames'] < long['frames_needed']
     assert 'HTTP Error 404' in rows[v[0]]['reason'] and 'bytes read' in rows[v[2]]['reason']
-    assert rows[f['longest']]['frames'] < rows[f['longest']]['frames_needed']
     for ok in (v[1], v[3], v[5]): assert (out/f'{ok}.mp4').read_bytes() == (sample/'videos'/f'{ok}.mp4').read_bytes()
-    for bad in (v[0], v[2], v[4], f['longest']): assert not (out/f'{bad}.mp4').exists()      # never looks finished
-    assert (out/'invalid'/f'{v[4]}.mp4').exists() and (out/'invalid'/f"{f['longest']}.mp4").exists()
+    for bad in (v[0], v[2], v[4], v[8]): assert not (out/f'{bad}.mp4').exists()      # never looks finished
+    assert (out/'invalid'/f'{v[4]}.mp4').exists() and (out/'invalid'/f"{v[8]}.mp4").exists()
     assert not list(out.glob('*.part')) and not list(out.glob('.incoming/*.mp4'))
 
 def test_429_pauses_every_worker(faulty_run):
@@ -113,7 +116,8 @@ def test_429_pauses_every_worker(faulty_run):
 
 def test_rerun_after_faults_retries_only_transient(sample, faulty_run):
     f = faulty_run
-    with FaultyServer(sample/'videos', {f['v'][2]: ['always:drop'], f['longest']: [f"always:as={f['v'][6]}"]}) as srv:
+    with FaultyServer(sample/'videos', {f['v'][2]: ['always:drop'], f['longest']: [f"always:as={f['v'][6]}"],
+                                        f['v'][8]: [f"always:as={f['shortest']}"]}) as srv:
         res = download(sample, f['out'], srv.url_template, '--retries', '0')
         assert res.returncode == 0, res.stderr
         assert {vid for _, vid in srv.log} == {f['v'][2]}         # only the transient failure is tried again
@@ -121,7 +125,7 @@ def test_rerun_after_faults_retries_only_transient(sample, faulty_run):
         assert {k: r['status'] for k, r in again.items()} == {k: r['status'] for k, r in f['rows'].items()}
         srv.log.clear()
         res = download(sample, f['out'], srv.url_template, '--retry-failed', '--retries', '0')
-        assert {vid for _, vid in srv.log} == {f['v'][0], f['v'][2], f['v'][4], f['longest']}
+        assert {vid for _, vid in srv.log} == {f['v'][0], f['v'][2], f['v'][4], f['v'][8]}
         assert download(sample, f['out'], srv.url_template, '--strict', '--retries', '0').returncode == 1
 
 def test_kill_and_rerun_ends_like_a_clean_run(sample, tmp_path):

@@ -58,9 +58,9 @@ def test_imagenet_paths_command(tmp_path):
     for c, names in {'n01443537': ['b.JPEG', 'a.jpeg', 'notes.txt', '.DS_Store'], 'n01440764': ['x.png', 'y.JPG'],
                      '.git': ['c.jpg'], 'n09999999': []}.items():
         (root/c).mkdir(parents=True)
-        for n in names: (root/c/n).write_bytes(b'x')
-    (root/'n01440764'/'junk'/'deeper').mkdir(parents=True); (root/'n01440764'/'junk'/'deeper'/'z.jpg').write_bytes(b'x')
-    (root/'stray.jpg').write_bytes(b'x')
+        for n in names: (root/c/n).write_bytes(b'\x89PNG\r\n\x1a\n' if n.endswith('png') else b'\xff\xd8\xff\xe0')
+    (root/'n01440764'/'junk'/'deeper').mkdir(parents=True); (root/'n01440764'/'junk'/'deeper'/'z.jpg').write_bytes(b'\xff\xd8\xff')
+    (root/'stray.jpg').write_bytes(b'\xff\xd8\xff')
     res = run('msasl-imagenet-paths', str(root), str(tmp_path/'imagenet_train_list.txt'))
     assert res.returncode == 0, res.stderr
     assert (tmp_path/'imagenet_train_list.txt').read_text().splitlines() == [
