@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit, parse_qs
+from .files import write_atomic
 
 # %% auto #0
-__all__ = ['REQUIRED_KEYS', 'REASONS', 'MAX_FRAME', 'FPS_RANGE', 'SIZE_RANGE', 'SPLITS', 'PAPER_SUBSETS', 'AnnotationError',
-           'VideoIdError', 'is_video_id', 'video_id', 'Record', 'RecordError', 'parse_record', 'Problem', 'SplitFile',
-           'read_classes', 'split_name', 'load_split', 'Annotations', 'load_annotations', 'load_files',
-           'count_overlaps', 'annotation_stats', 'format_stats', 'plot_annotations']
+__all__ = ['REQUIRED_KEYS', 'REASONS', 'MAX_FRAME', 'FPS_RANGE', 'SIZE_RANGE', 'SPLITS', 'PAPER_SUBSETS', 'MSASL_ZIP_URL',
+           'MSASL_ZIP_SHA256', 'ANNOTATION_FILES', 'AnnotationError', 'VideoIdError', 'is_video_id', 'video_id',
+           'Record', 'RecordError', 'parse_record', 'Problem', 'SplitFile', 'read_classes', 'split_name', 'load_split',
+           'Annotations', 'load_annotations', 'load_files', 'count_overlaps', 'annotation_stats', 'format_stats',
+           'plot_annotations', 'get_annotation']
 
 # %% ../nbs/00_annotations.ipynb #3c0d17bc
 class AnnotationError(Exception):
@@ -376,3 +378,68 @@ def plot_annotations(ann:Annotations, # loaded annotation folder
     axs[1,1].set(title='frame rate and size (top 12)', xlabel='clips')
     fig.tight_layout()
     return fig
+
+# %% ../nbs/00_annotations.ipynb #dd8a818a
+MSASL_ZIP_URL = 'https://download.microsoft.com/download/3/c/a/3ca92c78-1c4a-4a91-a7ee-6980c1d242ec/MS-ASL.zip'
+MSASL_ZIP_SHA256 = 'a8562008309eea4129e1bc0ed7f654a314fee195227222859657e307b6434c34'
+ANNOTATION_FILES = tuple(f"MSASL_{n}.json" for n in ('train', 'val', 'test', 'classes', 'synonym'))
+_LICENCE = re.compile(r'(?i)licen[cs]e|eula|c-uda|terms')
+_STAMP = '.msasl-annotation.json'
+
+def _sha256(data:bytes)->str:
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+def _fetch(url:str, timeout:float=60)->bytes:
+    "The bytes at `url` (http, https or file); `AnnotationError` naming it if they cannot be had"
+    from urllib.request import urlopen
+    from urllib.error import URLError
+    try:
+        with urlopen(url, timeout=timeout) as r: return r.read()
+    except (URLError, OSError, ValueError) as e:
+        why = getattr(e, 'reason', None) or e
+        raise AnnotationError(url, f"cannot download it ({' '.join(str(why).split())}); offline? a mirror can be given with --url") from None
+
+def _unpack_plan(data:bytes, source:str)->dict:
+    "file name -> bytes of the annotation files and the licence in the archive; `AnnotationError` for unsafe or incomplete archives"
+    import io, zipfile
+    from pathlib import PurePosixPath
+    try: zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as e: raise AnnotationError(source, f"not a zip archive ({e})") from None
+    with zf:
+        for info in zf.infolist():
+            name = info.filename.replace('\\', '/')
+            if name.startswith('/') or re.match(r'^[A-Za-z]:', name) or '..' in PurePosixPath(name).parts:
+                raise AnnotationError(source, f"refused: the archive entry {info.filename!r} would be written outside the folder")
+        plan = {}
+        for info in zf.infolist():
+            base = PurePosixPath(info.filename.replace('\\', '/')).name
+            if info.is_dir() or base.startswith('.') or base in plan: continue
+            if base in ANNOTATION_FILES or _LICENCE.search(base): plan[base] = zf.read(info)
+    missing = [f for f in ANNOTATION_FILES if f not in plan]
+    if missing: raise AnnotationError(source, f"the archive has no {', '.join(missing)}")
+    return plan
+
+def get_annotation(data_dir, # DATA_DIR: the files go to DATA_DIR/msasl_data/
+                   url:str=MSASL_ZIP_URL, # the release archive, or a mirror
+                   sha256:str=MSASL_ZIP_SHA256, # its expected SHA-256
+                   progress:bool=True,
+                  )->dict:
+    "Fetch, verify and unpack the MS-ASL annotation release; returns what was done and the files"
+    dest = Path(data_dir)/'msasl_data'; stamp = dest/_STAMP
+    sha256 = sha256.lower()
+    if not re.fullmatch(r'[0-9a-f]{64}', sha256): raise AnnotationError(url, f"sha256 must be 64 hex digits, got {sha256!r}")
+    try:
+        known = json.loads(stamp.read_text())
+        if known.get('sha256') == sha256 and all(_sha256((dest/f).read_bytes()) == h for f,h in known['files'].items()):
+            return dict(status='present', folder=str(dest), files=sorted(known['files']), sha256=sha256)
+    except (OSError, ValueError, KeyError, AttributeError): pass
+    if progress: print(f"downloading {url}", flush=True)
+    data = _fetch(url)
+    got = _sha256(data)
+    if got != sha256: raise AnnotationError(url, f"sha256 {got} does not match the expected {sha256}; nothing was written")
+    plan = _unpack_plan(data, url)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name,content in plan.items(): write_atomic(dest/name, content)
+    write_atomic(stamp, json.dumps(dict(url=url, sha256=sha256, files={n: _sha256(c) for n,c in plan.items()}), indent=1))
+    return dict(status='written', folder=str(dest), files=sorted(plan), sha256=sha256)

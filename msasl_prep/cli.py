@@ -4,24 +4,28 @@
 
 # %% ../nbs/07_cli.ipynb #85f94e00
 from __future__ import annotations
-import argparse, json, math, os, sys, time
+import argparse, json, math, os, re, sys, time
 from contextlib import contextmanager
 from pathlib import Path
 from fastcore.script import call_parse, Param, store_true
-from .annotations import AnnotationError, load_annotations, load_files, annotation_stats, format_stats
+from .annotations import (AnnotationError, load_annotations, load_files, annotation_stats, format_stats, get_annotation,
+                                    MSASL_ZIP_URL, MSASL_ZIP_SHA256)
 from .video import VideoError
 from .sample import SampleError, make_sample
 from .files import LockedError
-from .download import DownloadError, DownloadOptions, YOUTUBE_URL, wanted_videos, download_videos, format_download_summary
+from .download import (DownloadError, CircuitOpen, DownloadOptions, YOUTUBE_URL, wanted_videos, download_videos,
+                                 format_download_summary, doctor, probe, format_doctor)
 from .lists import ListError, split_topk, format_topk, imagenet_paths
 from .checks import check_crops, format_checks
+from .download import DEFAULT_PER_HOUR
 from .run import RunError, run_pipeline, parse_value, describe_data_dir, demo
 from .clips import ClipOptions
 from .frames import ExtractionError, ExtractOptions, extract_frames, format_summary
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'user_errors', 'msasl_stats', 'msasl_make_sample', 'msasl_extract_frames', 'msasl_download_videos',
-           'msasl_split_annotation', 'msasl_imagenet_paths', 'msasl_check_crops', 'msasl_pipeline', 'msasl_demo']
+           'msasl_split_annotation', 'msasl_imagenet_paths', 'msasl_check_crops', 'msasl_pipeline', 'msasl_demo',
+           'msasl_doctor', 'msasl_get_annotation']
 
 # %% ../nbs/07_cli.ipynb #9da429d3
 USER_ERRORS = (AnnotationError, SampleError, ExtractionError, VideoError, ListError, RunError, DownloadError, LockedError,
@@ -40,7 +44,7 @@ def user_errors(prog:str, # command name, printed before the message
         msg = ' '.join(str(e).split()) or type(e).__name__
         print(f"{prog}: error: {msg}", file=sys.stderr); sys.exit(2)
 
-# %% ../nbs/07_cli.ipynb #9110005f
+# %% ../nbs/07_cli.ipynb #9ac1c4e4
 class _Parser(argparse.ArgumentParser):
     "argparse, with a usage error printed as one line"
     def error(self, message):
@@ -138,15 +142,26 @@ def _download_parser():
     p.add_argument('--topk', type=_number(int, 1), help='only clips of the K most frequent classes (label < K)')
     p.add_argument('--ids', nargs='+', help='only these video ids')
     p.add_argument('--limit', type=_number(int, 0), help='at most N videos')
-    p.add_argument('--url-template', default=YOUTUBE_URL, help='where {id} is fetched from (default: %(default)s)')
+    p.add_argument('--url-template', default=YOUTUBE_URL, help='where {id} is fetched from (default: %(default)s); pacing is off for other hosts unless asked')
     p.add_argument('--retries', type=_number(int, 0, 100), default=4, help='extra attempts for transient failures (default: 4)')
     p.add_argument('--backoff', type=_number(float, 0, 3600), default=2.0, help='seconds before the first retry, doubling (default: 2)')
     p.add_argument('--pause', type=_number(float, 0, 86400), default=30.0, help='seconds every worker pauses after an HTTP 429 (default: 30)')
     p.add_argument('--timeout', type=_number(float, 0.01, 3600), default=30.0, help='socket timeout in seconds (default: 30)')
     p.add_argument('--retry-failed', action='store_true', help='also retry videos that failed permanently before')
-    p.add_argument('--cookies', help='cookies.txt for yt-dlp (age-restricted videos)')
+    p.add_argument('--cookies', help='cookies.txt (Netscape format) of a signed-in session: age-restricted videos, bot checks')
+    p.add_argument('--cookies-from-browser', metavar='BROWSER[:PROFILE]', help="read the cookies from a browser, as yt-dlp does (e.g. firefox)")
     p.add_argument('--rate-limit', help='max download rate in bytes/s, e.g. 2M')
-    p.add_argument('--sleep-interval', type=_number(float, 0, 3600), help='seconds to sleep before each download')
+    p.add_argument('--max-per-hour', type=_number(float, 0, 100_000), help=f'video requests an hour, all workers together '
+                   f'(default: {DEFAULT_PER_HOUR} from YouTube, no limit elsewhere; 0: no pacing at all)')
+    p.add_argument('--sleep-interval', type=_number(float, 0, 3600), help='seconds to wait before each video request '
+                   '(default: 5 from YouTube unless --max-per-hour 0, else 0)')
+    p.add_argument('--max-sleep-interval', type=_number(float, 0, 3600), help='upper end of a random wait (default: 10 with the default wait)')
+    p.add_argument('--breaker', type=_number(int, 0, 10_000), default=10, help='stop (exit 3) after this many rate-limit or bot-check '
+                   'answers in a row; the rerun resumes (default: 10; 0: never)')
+    p.add_argument('--extractor-args', action='append', default=[], metavar='IE_KEY:ARGS', help="passed to yt-dlp, e.g. "
+                   "'youtube:player_client=default' or a PO token provider's arguments (may be given more than once)")
+    p.add_argument('--remote-components', action='append', default=[], metavar='COMPONENT', help="what yt-dlp may fetch, "
+                   "e.g. ejs:github for newer JavaScript challenge solvers (default: nothing)")
     p.add_argument('--proxy', help='proxy URL for yt-dlp')
     p.add_argument('--strict', action='store_true', help='exit 1 unless every wanted video is ok')
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
@@ -159,10 +174,14 @@ def msasl_download_videos(argv:list|None=None):
         if a.cookies and not Path(a.cookies).is_file(): raise FileNotFoundError(f"{a.cookies}: no such cookies file")
         records,problems = load_files(a.sources)
         wanted = wanted_videos(records, a.splits, a.topk, set(a.ids) if a.ids else None, a.limit)
-        opts = DownloadOptions(a.url_template, a.workers, a.retries, a.backoff, a.pause, a.timeout, a.retry_failed,
-                               a.cookies, a.rate_limit, a.sleep_interval, a.proxy)
-        s = download_videos(wanted, a.out, opts, bad=problems, progress=not a.quiet)
-        print(format_download_summary(s) + f"\nmanifest: {Path(a.out)/'manifest.jsonl'}")
+        opts = DownloadOptions(url_template=a.url_template, workers=a.workers, retries=a.retries, backoff=a.backoff, pause=a.pause,
+                               timeout=a.timeout, retry_failed=a.retry_failed, cookies=a.cookies, rate_limit=a.rate_limit,
+                               sleep_interval=a.sleep_interval, proxy=a.proxy, max_per_hour=a.max_per_hour,
+                               max_sleep_interval=a.max_sleep_interval, breaker=a.breaker, cookies_from_browser=a.cookies_from_browser,
+                               extractor_args=tuple(a.extractor_args), remote_components=tuple(a.remote_components))
+        try: s = download_videos(wanted, a.out, opts, bad=problems, progress=not a.quiet)
+        except CircuitOpen as e: print(f"msasl-download-videos: {e}", file=sys.stderr); sys.exit(3)
+        print(format_download_summary(s) + f"\nmanifest: {Path(a.out)/'manifest.jsonl'}; yt-dlp's messages: {Path(a.out)/'download.log'}")
     if a.strict and set(s['status']) - {'ok'}: sys.exit(1)
 
 # %% ../nbs/07_cli.ipynb #a93752f4
@@ -219,7 +238,8 @@ def msasl_pipeline(argv:list|None=None):
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
     with user_errors('msasl-pipeline'):
-        nb = run_pipeline(a.data_dir, {k: parse_value(v) for k,v in a.parameter}, progress=not a.quiet)
+        try: nb = run_pipeline(a.data_dir, {k: parse_value(v) for k,v in a.parameter}, progress=not a.quiet)
+        except CircuitOpen as e: print(f"msasl-pipeline: {e}", file=sys.stderr); sys.exit(3)
         print(describe_data_dir(a.data_dir) + f"\nexecuted notebook: {nb}")
 
 def msasl_demo(argv:list|None=None):
@@ -237,3 +257,45 @@ def msasl_demo(argv:list|None=None):
         print('\nclips per split and subset:\n' + f"{'':<8}" + ''.join(f"{'all' if k == '' else 'MS-ASL' + str(k):>12}" for k in counts['train']))
         for s,c in counts.items(): print(f"{s:<8}" + ''.join(f"{v:>12}" for v in c.values()))
         print(f"\ncrop-check pictures ({len(r['pngs'])}): {r['pngs'][0] if r['pngs'] else '-'} ...\nexecuted notebook: {r['notebook']}")
+
+# %% ../nbs/07_cli.ipynb #ebc17f5d
+def msasl_doctor(argv:list|None=None):
+    "Console entry point of `msasl-doctor`"
+    p = _Parser(prog='msasl-doctor', description='Can downloading work on this machine? yt-dlp, yt-dlp-ejs, the JavaScript runtime '
+                'yt-dlp finds, ffmpeg, cookies, disk space for an annotation, and whether YouTube can be reached.')
+    p.add_argument('-s', '--sources', nargs='+', default=[], help='MSASL_{train,val,test}.json files: estimate the disk space their videos need')
+    p.add_argument('-o', '--out', default='.', help='where the videos will go (default: here)')
+    p.add_argument('--cookies', help='a cookies.txt to check')
+    p.add_argument('--url-template', default=YOUTUBE_URL, help='where --probe looks (default: YouTube)')
+    p.add_argument('--extractor-args', action='append', default=[], metavar='IE_KEY:ARGS', help='passed to yt-dlp, as for downloads')
+    p.add_argument('--probe', metavar='ID', help='extract the metadata of one video: its formats and the one we would fetch')
+    p.add_argument('--no-network', action='store_true', help='do not try to reach YouTube')
+    p.add_argument('--json', action='store_true', help='print one JSON document')
+    a = p.parse_args(argv)
+    with user_errors('msasl-doctor'):
+        records = load_files(a.sources)[0] if a.sources else []
+        wanted = wanted_videos(records)
+        opts = DownloadOptions(url_template=a.url_template, cookies=a.cookies, extractor_args=tuple(a.extractor_args))
+        r = doctor(wanted, a.out, opts, network=not a.no_network)
+        if a.probe:
+            height = next((w.height for w in wanted if w.video_id == a.probe), None)
+            r['probe'] = probe(a.probe, opts, height)
+            if not r['probe']['ok']: r['problems'].append(f"probe {a.probe}: {r['probe']['status']}: {r['probe'].get('reason', '')}"); r['ready'] = False
+        print(json.dumps(r, indent=1) if a.json else format_doctor(r))
+    sys.exit(0 if r['ready'] else 1)
+
+def msasl_get_annotation(argv:list|None=None):
+    "Console entry point of `msasl-get-annotation`"
+    p = _Parser(prog='msasl-get-annotation', description='Download the MS-ASL annotation release, verify its SHA-256, and unpack '
+                'MSASL_*.json flat into DATA_DIR/msasl_data/ beside the licence; then show what is in it.')
+    p.add_argument('data_dir', help='DATA_DIR')
+    p.add_argument('--url', default=MSASL_ZIP_URL, help="the archive (default: Microsoft's download centre)")
+    p.add_argument('--sha256', default=MSASL_ZIP_SHA256, help='its expected SHA-256 (default: the release\'s)')
+    a = p.parse_args(argv)
+    if not re.fullmatch(r'[0-9a-fA-F]{64}', a.sha256): p.error(f"argument --sha256: expected 64 hex digits, got {a.sha256!r}")
+    try: r = get_annotation(a.data_dir, a.url, a.sha256)
+    except AnnotationError as e:
+        print(f"msasl-get-annotation: {' '.join(str(e).split())}", file=sys.stderr); sys.exit(1)
+    with user_errors('msasl-get-annotation'):
+        print(('already there, unchanged: ' if r['status'] == 'present' else 'unpacked: ') + f"{r['folder']}: {', '.join(r['files'])}\n")
+        print(format_stats(annotation_stats(load_annotations(r['folder']))))

@@ -4,20 +4,24 @@
 
 # %% ../nbs/02_download.ipynb #f8d352b8
 from __future__ import annotations
-import http.server, json, math, os, random, re, shutil, threading, time
-from collections import Counter, defaultdict
+import functools, http.server, json, math, optparse, os, random, re, shutil, subprocess, sys, threading, time
+from collections import Counter, defaultdict, deque
+from datetime import datetime
+from urllib.parse import urlsplit
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from .annotations import is_video_id
 from .files import write_atomic, append_whole, OutputLock, WriteError, local_write_errno, write_error
 from .video import VideoError, index_video
 
 # %% auto #0
-__all__ = ['STATUSES', 'TRANSIENT', 'FORMAT_STRING', 'YOUTUBE_URL', 'DownloadError', 'classify', 'choose_format',
+__all__ = ['STATUSES', 'TRANSIENT', 'RETRY_NOW', 'FORMAT_STRING', 'YOUTUBE_URL', 'DEFAULT_PER_HOUR', 'DEFAULT_SLEEP', 'ADVICE',
+           'NO_JS_HINT', 'MBIT_PER_S', 'MIN_VIDEO_SECONDS', 'DownloadError', 'classify', 'choose_format',
            'FormatSelector', 'WantedVideo', 'wanted_videos', 'Manifest', 'validate_video', 'VideoRequestHandler',
-           'VideoServer', 'DownloadOptions', 'Fetcher', 'fetch_video', 'download_videos', 'summarize',
-           'format_download_summary']
+           'VideoServer', 'DownloadOptions', 'CircuitOpen', 'Pacer', 'Breaker', 'DownloadLog', 'deno_path',
+           'ydl_params', 'js_runtime', 'Fetcher', 'fetch_video', 'download_videos', 'estimate_bytes', 'check_cookies',
+           'check_network', 'probe', 'doctor', 'format_doctor', 'summarize', 'format_download_summary']
 
 # %% ../nbs/02_download.ipynb #188543ce
 STATUSES = {
@@ -25,23 +29,28 @@ STATUSES = {
     'unavailable': 'the video does not exist (any more), HTTP 404',
     'private': 'the video is private', 'removed': 'removed by the uploader, for copyright, or the account is gone',
     'geo_blocked': 'not available in this country', 'age_restricted': 'needs a signed-in adult account (try --cookies)',
-    'no_format': 'no mp4 video stream to download', 'rate_limited': 'the server asked us to slow down (HTTP 429, bot check)',
+    'no_format': 'no mp4 video stream to download (without a JavaScript runtime, YouTube offers few formats)',
+    'rate_limited': "the server asked us to slow down (HTTP 429, YouTube's \"try again later\" session limit)",
+    'bot_check': "YouTube asks to sign in to confirm you're not a bot: needs cookies or a pause of hours",
     'server_error': 'the server failed (HTTP 5xx)', 'network': 'the connection failed, timed out, or ended early',
     'too_short': 'decodes too few frames for any of its annotated clips (kept in invalid/)',
     'corrupt': 'the file does not decode (kept in invalid/)', 'bad_id': 'the annotation names no valid YouTube id',
     'error': 'any other failure; the reason says what yt-dlp reported'}
-TRANSIENT = {'rate_limited', 'server_error', 'network'}
+TRANSIENT = {'rate_limited', 'server_error', 'network', 'bot_check'}   # tried again on the next run
+RETRY_NOW = TRANSIENT - {'bot_check'}                                  # and within this run, after a back-off
 
 class DownloadError(Exception):
     "Downloading cannot be set up as asked; the message names the option or file"
 
 # %% ../nbs/02_download.ipynb #fcd6c4e0
 _MESSAGES = [  # (status, pattern in yt-dlp's message), first match wins
-    ('rate_limited', r"HTTP Error 429|Too Many Requests|confirm you.re not a bot|rate.limit"),
-    ('private', r"[Pp]rivate video|video is private"),
-    ('removed', r"removed by the (uploader|user)|has been removed|account .* (terminated|closed)|copyright|no longer available"),
-    ('geo_blocked', r"available in your country|geo.?restrict|from your location"),
+    ('rate_limited', r"HTTP Error 429|Too Many Requests|content isn.t available, try again later|rate.limit"),
+    ('bot_check', r"confirm you.re not a bot"),
     ('age_restricted', r"[Ss]ign in to confirm your age|age.restrict|inappropriate for some users"),
+    ('private', r"[Pp]rivate video|video is private"),
+    ('removed', r"removed by the (uploader|user)|has been removed|account associated with this video has been terminated|"
+                r"account .* (terminated|closed)|copyright|no longer available"),
+    ('geo_blocked', r"available in your country|geo.?restrict|from your location"),
     ('no_format', r"[Rr]equested format is not available|No video formats found"),
     ('unavailable', r"HTTP Error 404|HTTP Error 410|Video unavailable|This video is unavailable|does not exist"),
     ('server_error', r"HTTP Error 5\d\d"),
@@ -216,6 +225,18 @@ class VideoServer(http.server.ThreadingHTTPServer):
 
 # %% ../nbs/02_download.ipynb #da3dd468
 YOUTUBE_URL = 'https://www.youtube.com/watch?v={id}'
+DEFAULT_PER_HOUR = 250          # below a guest session's ~300 videos an hour
+DEFAULT_SLEEP = (5.0, 10.0)     # yt-dlp's guidance: 5-10 s between downloads
+
+def _parse_rate(rate:str|None):
+    if not rate: return None
+    m = re.fullmatch(r'(\d+(?:\.\d+)?)([KMG]?)', rate.strip().upper().removesuffix('B').removesuffix('I'))
+    if not m: raise DownloadError(f"rate limit {rate!r}: expected a number of bytes per second like 500K or 2M")
+    return int(float(m.group(1)) * {'': 1, 'K': 2**10, 'M': 2**20, 'G': 2**30}[m.group(2)])
+
+def _is_youtube(url_template:str)->bool:
+    host = (urlsplit(url_template.replace('{id}', 'x')).hostname or '').lower()
+    return host == 'youtu.be' or host == 'youtube.com' or host.endswith('.youtube.com')
 
 @dataclass(frozen=True)
 class DownloadOptions:
@@ -227,10 +248,16 @@ class DownloadOptions:
     pause:float=30.0              # global pause after an HTTP 429; doubles while they continue
     timeout:float=30.0            # socket timeout, seconds
     retry_failed:bool=False       # also retry permanent failures of earlier runs
-    cookies:str|None=None         # cookies.txt for yt-dlp (age-restricted videos)
+    cookies:str|None=None         # cookies.txt for yt-dlp (age-restricted videos, bot checks)
     rate_limit:str|None=None      # max download rate, e.g. '2M' (bytes/s)
-    sleep_interval:float|None=None # seconds yt-dlp sleeps before each download
+    sleep_interval:float|None=None # seconds to wait before each video request (None: 5 from YouTube, 0 elsewhere)
     proxy:str|None=None           # proxy URL for yt-dlp
+    max_per_hour:float|None=None  # video requests an hour, all workers together (None: 250 from YouTube, no limit elsewhere; 0: off)
+    max_sleep_interval:float|None=None # upper end of the random wait (None: 10 with the default wait, else sleep_interval)
+    breaker:int=10                # stop after this many rate-limit or bot-check answers in a row (0: never)
+    cookies_from_browser:str|None=None # BROWSER[+KEYRING][:PROFILE][::CONTAINER], as yt-dlp takes it
+    extractor_args:tuple=()       # 'IE_KEY:ARGS' strings for yt-dlp, e.g. 'youtube:player_client=default'
+    remote_components:tuple=()    # what yt-dlp may fetch, e.g. 'ejs:github' (newer JS challenge solvers)
     def __post_init__(self):
         "Refuse options that would fetch the wrong thing or cannot work, whatever the entry point"
         t = self.url_template
@@ -239,59 +266,203 @@ class DownloadOptions:
         try: t.format(id='abcdefghijk')
         except (KeyError, IndexError, ValueError) as e:
             raise DownloadError(f"url_template {t!r} may hold no other {{...}} than {{id}} ({type(e).__name__}: {e})") from None
-        for name,least in (('workers', 1), ('retries', 0)):
+        for name,least in (('workers', 1), ('retries', 0), ('breaker', 0)):
             v = getattr(self, name)
             if type(v) is not int or v < least: raise DownloadError(f"{name} must be a whole number of at least {least}, got {v!r}")
-        for name in ('backoff', 'pause', 'timeout', 'sleep_interval'):
+        for name in ('backoff', 'pause', 'timeout', 'sleep_interval', 'max_sleep_interval', 'max_per_hour'):
             v = getattr(self, name)
-            if v is None and name == 'sleep_interval': continue
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (name == 'timeout' and v == 0):
-                raise DownloadError(f"{name} must be a number of seconds {'above' if name == 'timeout' else 'of at least'} 0, got {v!r}")
+            if v is None and name not in ('backoff', 'pause', 'timeout'): continue
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0 or (name == 'timeout' and v == 0):
+                raise DownloadError(f"{name} must be a number {'above' if name == 'timeout' else 'of at least'} 0, got {v!r}")
+        lo,hi = self.pacing()[1]
+        if hi < lo: raise DownloadError(f"max_sleep_interval ({hi}) must not be below sleep_interval ({lo})")
         _parse_rate(self.rate_limit)
+        self.ydl_params()
+
+    def pacing(self)->tuple:
+        "`(per_hour, (min_sleep, max_sleep))`: YouTube's defaults apply to YouTube only, and max_per_hour 0 turns both off"
+        youtube = _is_youtube(self.url_template)
+        per_hour = self.max_per_hour if self.max_per_hour is not None else (DEFAULT_PER_HOUR if youtube else 0)
+        if self.sleep_interval is not None:
+            lo = self.sleep_interval; hi = self.max_sleep_interval if self.max_sleep_interval is not None else lo
+        elif youtube and self.max_per_hour != 0: lo,hi = DEFAULT_SLEEP[0],(self.max_sleep_interval if self.max_sleep_interval is not None else DEFAULT_SLEEP[1])
+        else: lo = hi = 0.0
+        return per_hour,(lo, hi)
+
+    def ydl_params(self)->dict:
+        "yt-dlp parameters for the options yt-dlp parses itself (cookies from a browser, extractor args, remote components)"
+        import yt_dlp
+        argv = [*(['--cookies-from-browser', self.cookies_from_browser] if self.cookies_from_browser else []),
+                *[a for e in self.extractor_args for a in ('--extractor-args', e)],
+                *[a for c in self.remote_components for a in ('--remote-components', c)]]
+        if not argv: return {}
+        try: o = yt_dlp.parse_options(argv).ydl_opts
+        except (ValueError, optparse.OptParseError) as e:
+            raise DownloadError(' '.join(str(e).split('error:')[-1].split())) from None
+        return {k: o[k] for k in ('cookiesfrombrowser', 'extractor_args', 'remote_components') if o.get(k)}
+
+class CircuitOpen(DownloadError):
+    "The run stopped because YouTube kept answering with its session limit or a bot check"
 
 class _Stop(Exception): "Raised from yt-dlp's progress hook to abandon a download"
 
-class _Pause:
-    "A pause every worker respects: set when the server answers 429"
-    def __init__(self): self.until,self.seconds,self.lock,self.count = 0.0,0.0,threading.Lock(),0
-    def trigger(self, base:float):
+# %% ../nbs/02_download.ipynb #ce21cef1
+class Pacer:
+    "Spreads the video requests of all workers: starts at least `3600 / per_hour` s apart, each after a random wait"
+    def __init__(self, per_hour:float=0, sleep:tuple=(0.0, 0.0)):
+        self.per_hour,self.sleep = per_hour,sleep
+        self.interval = 3600 / per_hour if per_hour else 0.0
+        self.next,self.lock,self.starts = 0.0,threading.Lock(),deque()
+
+    def turn(self, stop:threading.Event)->bool:
+        "Wait for this worker's turn to send a video request; False if stopped meanwhile"
+        wait = random.uniform(*self.sleep) if self.sleep[1] > 0 else 0.0
         with self.lock:
-            self.seconds = min(max(base, self.seconds * 2), 600); self.count += 1
+            now = time.monotonic()
+            t = max(now + wait, self.next)
+            self.next = t + self.interval
+            self.starts.append(t)
+        while (left := t - time.monotonic()) > 0:
+            if stop.wait(min(left, 1)): return False
+        return not stop.is_set()
+
+    def window_left(self)->float:
+        "Seconds until the oldest request of the last hour is an hour old (an hour if there was none)"
+        with self.lock:
+            now = time.monotonic()
+            while self.starts and self.starts[0] < now - 3600: self.starts.popleft()
+            return min(3600.0, self.starts[0] + 3600 - now) if self.starts else 3600.0
+
+    def eta(self, videos:int, workers:int)->float:
+        "Seconds that pacing alone implies for `videos` requests"
+        if self.interval: return videos * self.interval
+        return videos * sum(self.sleep) / 2 / max(1, workers)
+
+    def describe(self, videos:int, workers:int)->str:
+        "e.g. '3,047 videos at <=250/h: about 12 h'"
+        if not self.interval and not self.sleep[1]: return f"{videos:,} videos, no pacing"
+        rate = f"at <={self.per_hour:g}/h" if self.interval else f"{self.sleep[0]:g}-{self.sleep[1]:g} s apart per worker"
+        s = self.eta(videos, workers)
+        return f"{videos:,} videos {rate}: about " + (f"{s / 3600:.0f} h" if s >= 5400 else f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s")
+
+class _Pause:
+    "A pause every worker respects: set when the server says to slow down"
+    def __init__(self): self.until,self.seconds,self.lock,self.count = 0.0,0.0,threading.Lock(),0
+    def trigger(self, base:float, # seconds for a first 429; doubles while they continue
+                window:float|None=None, # at least this long (the rest of the session's hour window)
+               ):
+        with self.lock:
+            self.seconds = min(max(base, self.seconds * 2), 3600)
+            if window: self.seconds = max(self.seconds, min(window, 3600))
+            self.count += 1
             self.until = max(self.until, time.monotonic() + self.seconds)
     def clear(self):
         with self.lock: self.seconds = 0.0
     def wait(self, stop:threading.Event):
         while (left := self.until - time.monotonic()) > 0 and not stop.is_set(): stop.wait(min(left, 1))
 
+class Breaker:
+    "Trips after `limit` rate-limit or bot-check answers in a row, across workers (never when `limit` is 0)"
+    REFUSALS = ('rate_limited', 'bot_check')
+    def __init__(self, limit:int=10): self.limit,self.run,self.tripped,self.last,self.lock = limit,0,False,'',threading.Lock()
+    def note(self, status:str)->bool:
+        "Count one answer; True once the breaker has tripped"
+        with self.lock:
+            self.run = self.run + 1 if status in self.REFUSALS else 0
+            if status in self.REFUSALS: self.last = status
+            if self.limit and self.run >= self.limit: self.tripped = True
+            return self.tripped
+    def advice(self)->str:
+        "The paragraph a user reads when the breaker stopped the run"
+        what = "a bot check (\"Sign in to confirm you're not a bot\")" if self.last == 'bot_check' else \
+               "YouTube's session limit (\"This content isn't available, try again later\", or HTTP 429)"
+        return (f"stopped after {self.run} answers in a row were {what}. Nothing is lost: every finished video is in the "
+                f"manifest, and videos not tried have no row, so the same command resumes where this one stopped. What helps: "
+                f"wait an hour (the session limit resets); fetch fewer videos an hour (--max-per-hour, default {DEFAULT_PER_HOUR}); "
+                f"give cookies of a signed-in session (--cookies FILE or --cookies-from-browser BROWSER; an account used this "
+                f"way can be limited or banned, so use a spare one); or install a PO token provider plugin "
+                f"(e.g. pip install bgutil-ytdlp-pot-provider).")
+
 # %% ../nbs/02_download.ipynb #8ab46b8d
-def _parse_rate(rate:str|None):
-    if not rate: return None
-    m = re.fullmatch(r'(\d+(?:\.\d+)?)([KMG]?)', rate.strip().upper().removesuffix('B').removesuffix('I'))
-    if not m: raise DownloadError(f"rate limit {rate!r}: expected a number of bytes per second like 500K or 2M")
-    return int(float(m.group(1)) * {'': 1, 'K': 2**10, 'M': 2**20, 'G': 2**30}[m.group(2)])
+ADVICE = [ # (what yt-dlp says, what to tell the user once per run)
+    (r"No supported JavaScript runtime", "yt-dlp found no JavaScript runtime, so YouTube offers it only a few formats and many "
+     "videos end as no_format: pip install 'yt-dlp[default]' deno (msasl-doctor shows what yt-dlp finds)"),
+    (r"formats (may be|are) missing|Some .*formats .*(skipped|missing)", "YouTube withheld some formats; if videos end as "
+     "no_format, see msasl-doctor, and consider a PO token provider plugin (e.g. pip install bgutil-ytdlp-pot-provider)"),
+    (r"PO [Tt]oken", "YouTube asks for a PO token for some formats: a PO token provider plugin (e.g. pip install "
+     "bgutil-ytdlp-pot-provider) supplies one; without it some videos may end as no_format"),
+    (r"cookies (are|were) no longer valid|cookies.*(rotated|invalid|expired)", "YouTube rejected the cookies given: export "
+     "them again from a browser where you are signed in (--cookies FILE or --cookies-from-browser BROWSER)")]
+
+class DownloadLog:
+    "yt-dlp's warnings and errors in `VIDEOS/download.log`, one timestamped line each; the ones that change the outcome also once per run for the user"
+    def __init__(self, path, # the log file (appended to)
+                 tell=None, # called once per run with the advice for each kind of warning that matters (default: stderr)
+                ):
+        self.path,self.lock,self.told = Path(path),threading.Lock(),set()
+        self.tell = tell or (lambda msg: print(f"msasl-download-videos: {msg}", file=sys.stderr, flush=True))
+    def write(self, video_id:str|None, level:str, message:str):
+        text = ' '.join(str(message).split())
+        line = f"{datetime.now().isoformat(timespec='seconds')} {video_id or '-'} {level} {text}\n"
+        with self.lock:
+            try: append_whole(self.path, line.encode())
+            except OSError: pass                     # a full disk stops the run at its next real write
+            for pattern,advice in ADVICE:
+                if pattern not in self.told and re.search(pattern, text): self.told.add(pattern); self.tell(advice)
 
 class _Logger:
-    "Keeps yt-dlp quiet; its errors reach us as exceptions"
+    "What yt-dlp says, for one worker: progress and info are dropped, warnings and errors go to the run's `DownloadLog`"
+    def __init__(self, log:DownloadLog|None): self.log,self.video_id = log,None
     def debug(self, msg): pass
-    info = warning = error = debug
+    info = debug
+    def warning(self, msg):
+        if self.log: self.log.write(self.video_id, 'WARNING', msg.removeprefix('WARNING: '))
+    def error(self, msg):
+        if self.log: self.log.write(self.video_id, 'ERROR', msg.removeprefix('ERROR: '))
+
+_DENO_LOCK = threading.Lock()
+
+@functools.cache
+def _deno_path()->str|None:
+    try: import deno; return deno.find_deno_bin()
+    except (ImportError, FileNotFoundError): return None
+
+def deno_path()->str|None:
+    "The Deno binary of the `deno` wheel in this environment, if there is one (looked up once: `sysconfig` is not thread-safe)"
+    with _DENO_LOCK: return _deno_path()
+
+def ydl_params(opts:DownloadOptions, # the run's options
+               logger=None, # a yt-dlp logger (default: quiet)
+              )->dict:
+    "The yt-dlp parameters our downloads use: quiet, no retries of its own (we retry), the JS runtime named explicitly"
+    deno = deno_path()
+    params = dict(quiet=True, no_warnings=False, noprogress=True, logger=logger or _Logger(None), retries=0, fragment_retries=0,
+                  extractor_retries=0, socket_timeout=opts.timeout, continuedl=True, noplaylist=True, overwrites=False,
+                  writeinfojson=False, cachedir=False, cookiefile=opts.cookies, ratelimit=_parse_rate(opts.rate_limit),
+                  proxy=opts.proxy, js_runtimes={'deno': {'path': deno} if deno else {}}, **opts.ydl_params())
+    return {k: v for k,v in params.items() if v is not None}
+
+def js_runtime(ydl)->dict|None:
+    "The JavaScript runtime a `YoutubeDL` will use, as yt-dlp itself detects it: name, version, path; None if there is none"
+    for name,rt in ydl._js_runtimes.items():     # yt-dlp's own detection (what `yt-dlp -v` prints as "JS runtimes")
+        info = rt.info if rt is not None else None
+        if info is not None and info.supported: return dict(name=info.name, version=info.version, path=info.path)
+    return None
 
 class Fetcher:
     "One worker's yt-dlp session: fetches videos into `.incoming/` one at a time"
-    def __init__(self, incoming:Path, opts:DownloadOptions, stop:threading.Event):
+    def __init__(self, incoming:Path, opts:DownloadOptions, stop:threading.Event, log:DownloadLog|None=None):
         import yt_dlp
-        self.incoming,self.selector = incoming,FormatSelector()
+        self.incoming,self.selector,self.logger = incoming,FormatSelector(),_Logger(log)
         def hook(status):
             if stop.is_set(): raise _Stop()
-        params = dict(format=self.selector, outtmpl={'default': str(incoming/'%(id)s.%(ext)s')}, quiet=True, no_warnings=True,
-                      noprogress=True, logger=_Logger(), retries=0, fragment_retries=0, extractor_retries=0,
-                      socket_timeout=opts.timeout, continuedl=True, noplaylist=True, progress_hooks=[hook],
-                      cookiefile=opts.cookies, ratelimit=_parse_rate(opts.rate_limit), proxy=opts.proxy,
-                      sleep_interval=opts.sleep_interval, overwrites=False, writeinfojson=False, cachedir=False)
-        self.ydl = yt_dlp.YoutubeDL({k: v for k,v in params.items() if v is not None})
+        self.ydl = yt_dlp.YoutubeDL({**ydl_params(opts, self.logger), 'format': self.selector, 'progress_hooks': [hook],
+                                     'outtmpl': {'default': str(incoming/'%(id)s.%(ext)s')}})
+        self.js_runtime = js_runtime(self.ydl)
 
     def fetch(self, want:WantedVideo, url:str)->Path:
         "Download `url` to `.incoming/<video_id>.mp4`; yt-dlp's exception on failure"
-        self.selector.height = want.height
+        self.selector.height,self.logger.video_id = want.height,want.video_id
         self.ydl.params['outtmpl'] = {'default': str(self.incoming/f"{want.video_id}.%(ext)s")}   # our id, whatever the url
         info = self.ydl.extract_info(url, download=True)
         path = Path(info.get('requested_downloads', [{}])[0].get('filepath') or self.incoming/f"{want.video_id}.{info['ext']}")
@@ -299,32 +470,49 @@ class Fetcher:
         return path
 
 # %% ../nbs/02_download.ipynb #62cbb964
+NO_JS_HINT = (" (yt-dlp found no JavaScript runtime, so YouTube offered only a few formats: "
+              "pip install 'yt-dlp[default]' deno, and see msasl-doctor)")
+_SESSION_LIMIT = r"content isn.t available, try again later|session has been rate.limited"
+
+class _Session:
+    "What the workers of one run share: Ctrl-C, the pause, the pace, the circuit breaker and the log"
+    def __init__(self, folder:Path, opts:DownloadOptions, tell=None):
+        self.stop,self.pause = threading.Event(),_Pause()
+        self.pacer,self.breaker = Pacer(*opts.pacing()),Breaker(opts.breaker)
+        self.log = DownloadLog(Path(folder)/'download.log', tell)
+
 def fetch_video(want:WantedVideo, # the video
                 fetcher:Fetcher, # this worker's yt-dlp session
                 folder:Path, # VIDEOS
                 opts:DownloadOptions,
-                pause:_Pause, # the global 429 pause
-                stop:threading.Event, # set on Ctrl-C
+                session:_Session, # what all workers share
                )->dict|None:
-    "Fetch, validate and file one video; its manifest row (None if stopped before it finished)"
+    "Fetch, validate and file one video; its manifest row (None if the run stopped before it finished)"
     import yt_dlp
+    s = session
     url = opts.url_template.format(id=want.video_id)
     t0,attempts,status,reason,size = time.monotonic(),0,'error','',0
-    while not stop.is_set():
-        pause.wait(stop)
-        if stop.is_set(): return None
+    while True:
+        s.pause.wait(s.stop)
+        if not s.pacer.turn(s.stop): return None
+        s.pause.wait(s.stop)                        # a pause may have begun while this worker waited its turn
+        if s.stop.is_set(): return None
         attempts += 1
         try: path = fetcher.fetch(want, url)
         except _Stop: return None
         except (yt_dlp.utils.YoutubeDLError, RuntimeError, OSError) as e:
             if local_write_errno(e): raise write_error(e, f"{want.video_id} into {folder}") from e   # the disk, not the video
-            if stop.is_set(): return None
+            if s.stop.is_set(): return None
             status,reason = classify(e)
-            if status == 'rate_limited': pause.trigger(opts.pause)
-            if status in TRANSIENT and attempts <= opts.retries:
-                stop.wait(opts.backoff * 2**(attempts - 1) * random.uniform(1, 1.5)); continue
+            if status == 'no_format' and fetcher.js_runtime is None: reason += NO_JS_HINT
+            if s.breaker.note(status): s.stop.set(); return None      # no row: the rerun tries this video again
+            if status == 'rate_limited':
+                session_limit = s.pacer.interval and re.search(_SESSION_LIMIT, reason)
+                s.pause.trigger(opts.pause, s.pacer.window_left() if session_limit else None)
+            if status in RETRY_NOW and attempts <= opts.retries:
+                s.stop.wait(opts.backoff * 2**(attempts - 1) * random.uniform(1, 1.5)); continue
             break
-        pause.clear()
+        s.breaker.note('ok'); s.pause.clear()
         size = path.stat().st_size
         check = validate_video(path, want)
         status,reason = check['status'],check['reason']
@@ -339,7 +527,6 @@ def fetch_video(want:WantedVideo, # the video
                         attempts=attempts, seconds=round(time.monotonic() - t0, 3), url=url)
         return dict(video_id=want.video_id, status=status, reason=reason, bytes=size, attempts=attempts,
                     seconds=round(time.monotonic() - t0, 3), url=url, **{k: v for k,v in check.items() if k not in ('status', 'reason')})
-    if stop.is_set(): return None
     return dict(video_id=want.video_id, status=status, reason=reason, bytes=0, attempts=attempts,
                 seconds=round(time.monotonic() - t0, 3), url=url)
 
@@ -357,13 +544,15 @@ def download_videos(wanted:list, # `WantedVideo`s (see `wanted_videos`)
                     opts:DownloadOptions=DownloadOptions(),
                     bad:list=(), # `Problem`s of records with bad video ids, recorded as bad_id without any request
                     progress:bool=True,
+                    tell=None, # called once per run with advice about what yt-dlp says (default: print to stderr)
                    )->dict:
     "Fetch every wanted video not yet done; returns the summary of the manifest for `wanted`"
     folder = Path(folder)
     if not isinstance(opts, DownloadOptions): raise DownloadError(f"opts must be DownloadOptions, got {type(opts).__name__}")
-    with OutputLock(folder): return _download_locked(wanted, folder, opts, bad, progress)
+    if opts.cookies and not (c := check_cookies(opts.cookies))['ok']: raise DownloadError(f"cookies {opts.cookies}: {c['detail']}")
+    with OutputLock(folder): return _download_locked(wanted, folder, opts, bad, progress, tell)
 
-def _download_locked(wanted, folder, opts, bad, progress)->dict:
+def _download_locked(wanted, folder, opts, bad, progress, tell)->dict:
     from tqdm import tqdm
     incoming = folder/'.incoming'; incoming.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(folder)
@@ -371,12 +560,15 @@ def _download_locked(wanted, folder, opts, bad, progress)->dict:
         if p.reason == 'bad_video_id':
             manifest.add(dict(video_id=None, record=f"{Path(p.file).name}[{p.index}]", status='bad_id', reason=p.detail, attempts=0))
     todo = [w for w in wanted if not _done(manifest.get(w.video_id), folder, opts.retry_failed)]
-    stop,pause,local = threading.Event(),_Pause(),threading.local()
+    session,local = _Session(folder, opts, tell),threading.local()
+    stop,pause = session.stop,session.pause
+    plan = session.pacer.describe(len(todo), opts.workers)
     counts = Counter()
+    if progress and todo: tqdm.write(f"fetching {plan}", file=sys.stderr)
     bar = tqdm(total=len(todo), desc='downloading', unit='video', disable=not progress)
     def work(w):
-        if not hasattr(local, 'fetcher'): local.fetcher = Fetcher(incoming, opts, stop)
-        return fetch_video(w, local.fetcher, folder, opts, pause, stop)
+        if not hasattr(local, 'fetcher'): local.fetcher = Fetcher(incoming, opts, stop, session.log)
+        return fetch_video(w, local.fetcher, folder, opts, session)
     pool,recorded = ThreadPoolExecutor(max(1, opts.workers)),set()
     def record(f):
         recorded.add(f)
@@ -402,7 +594,8 @@ def _download_locked(wanted, folder, opts, bad, progress)->dict:
         except WriteError:
             if failure is None: raise             # else the first failure is the one to tell; the appended rows are whole
         finally: bar.close()
-    return summarize(manifest, wanted)
+    if session.breaker.tripped: raise CircuitOpen(session.breaker.advice())
+    return {**summarize(manifest, wanted), 'pace': plan}
 
 def _as_done(futures):
     "Futures as they complete; waits in short steps so Ctrl-C reaches the main thread at once"
@@ -410,6 +603,115 @@ def _as_done(futures):
     while pending:
         done,pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
         yield from done
+
+# %% ../nbs/02_download.ipynb #d4ac7a29
+MBIT_PER_S = {144: 0.1, 240: 0.25, 360: 0.5, 480: 0.9, 720: 1.9, 1080: 3.5, 1440: 8.0, 2160: 16.0}  # typical YouTube H.264 at a height
+MIN_VIDEO_SECONDS = 30          # a source video is rarely shorter than this, whatever its last sign
+
+def estimate_bytes(wanted:list)->int:
+    "About how many bytes the mp4s of `wanted` take: at least its annotated length (30 s at the least) at a typical bitrate for its height"
+    total = 0
+    for w in wanted:
+        rate = next((r for h,r in sorted(MBIT_PER_S.items()) if h >= w.height), max(MBIT_PER_S.values()))
+        total += max((w.max_end + 1) / w.fps, MIN_VIDEO_SECONDS) * rate * 1e6 / 8
+    return int(total)
+
+def check_cookies(path)->dict:
+    "Whether `path` is a readable cookies.txt in Netscape format, as yt-dlp reads it"
+    from http.cookiejar import MozillaCookieJar, LoadError
+    p = Path(path)
+    try: head = p.open(encoding='utf-8', errors='replace').readline()
+    except OSError as e: return dict(path=str(p), ok=False, detail=f"cannot read it: {e.strerror or e}")
+    jar = MozillaCookieJar()
+    try: jar.load(str(p), ignore_discard=True, ignore_expires=True)
+    except (LoadError, OSError, ValueError) as e:
+        return dict(path=str(p), ok=False, detail=f"not a Netscape cookies.txt ({' '.join(str(e).split())[:120]})")
+    youtube = sum('youtube.com' in c.domain for c in jar)
+    ok = bool(re.match(r'#\s*(Netscape )?HTTP Cookie File', head)) or len(jar) > 0
+    return dict(path=str(p), ok=ok, cookies=len(jar), youtube_cookies=youtube,
+                detail=f"{len(jar)} cookies, {youtube} for youtube.com" if ok else 'no cookies in it')
+
+def check_network(host:str='www.youtube.com', port:int=443, timeout:float=5.0)->dict:
+    "Whether a TCP connection to `host` opens: `reachable` True, or False with why (offline is an answer)"
+    import socket
+    t0 = time.monotonic()
+    try:
+        with socket.create_connection((host, port), timeout=timeout): pass
+    except socket.gaierror as e: return dict(host=host, reachable=False, detail=f"offline: cannot resolve {host} ({e.strerror})")
+    except (TimeoutError, socket.timeout): return dict(host=host, reachable=False, detail=f"offline: no answer from {host} in {timeout:g} s")
+    except OSError as e: return dict(host=host, reachable=False, detail=f"offline: {e.strerror or e}")
+    return dict(host=host, reachable=True, detail=f"{host}:{port} answers ({(time.monotonic() - t0) * 1000:.0f} ms)")
+
+def probe(video_id:str, # the video to look at
+          opts:DownloadOptions=DownloadOptions(), # where from, cookies, extractor args ...
+          height:int|None=None, # the annotated height (None: the best)
+         )->dict:
+    "Metadata-only extraction of one video: its mp4 video formats and the one `choose_format` picks"
+    import yt_dlp
+    if not is_video_id(video_id): raise DownloadError(f"not a YouTube id: {video_id!r}")
+    if opts.cookies and not check_cookies(opts.cookies)['ok']: opts = replace(opts, cookies=None)   # yt-dlp would refuse to start
+    with yt_dlp.YoutubeDL(ydl_params(opts)) as ydl:
+        try: info = ydl.extract_info(opts.url_template.format(id=video_id), download=False, process=False)
+        except yt_dlp.utils.YoutubeDLError as e:
+            status,reason = classify(e)
+            return dict(video_id=video_id, ok=False, status=status, reason=reason, formats=[], chosen=None)
+    formats = info.get('formats') or [info]
+    pick = choose_format(formats, height)
+    keep = ('format_id', 'ext', 'width', 'height', 'fps', 'vcodec', 'acodec', 'tbr')
+    return dict(video_id=video_id, ok=pick is not None, status='ok' if pick else 'no_format', title=info.get('title'),
+                formats=[{k: f.get(k) for k in keep} for f in formats if f.get('vcodec') != 'none'],
+                chosen=pick and {k: pick.get(k) for k in keep})
+
+def doctor(wanted:list=(), # videos an annotation asks for (for the disk estimate)
+           out='.', # where the videos will go
+           opts:DownloadOptions=DownloadOptions(),
+           network:bool=True, # try to reach YouTube
+          )->dict:
+    "The state of this machine for downloading: versions, JS runtime, cookies, disk, network, and the problems found"
+    import yt_dlp, shutil
+    from msasl_prep.video import run_ffmpeg
+    try: import yt_dlp_ejs; ejs = getattr(yt_dlp_ejs, 'version', None) or 'installed'
+    except ImportError: ejs = None
+    with yt_dlp.YoutubeDL(ydl_params(replace(opts, cookies=None))) as ydl: js = js_runtime(ydl)   # cookies are checked below
+    try: ffmpeg = run_ffmpeg(['-version'], capture_output=True, text=True, timeout=30).stdout.split('\n')[0].split(' Copyright')[0] or None
+    except (OSError, subprocess.SubprocessError, RuntimeError): ffmpeg = None
+    where = Path(out).resolve()
+    probe_at = next((p for p in [where, *where.parents] if p.exists()), Path('/'))
+    free = shutil.disk_usage(probe_at).free
+    need = estimate_bytes(wanted) if wanted else None
+    disk = dict(path=str(where), free_bytes=free, videos=len(wanted) or None, needed_bytes=need,
+                ok=need is None or free >= need)
+    report = dict(yt_dlp=yt_dlp.version.__version__, yt_dlp_ejs=ejs, js_runtime=js, ffmpeg=ffmpeg,
+                  cookies=check_cookies(opts.cookies) if opts.cookies else None, disk=disk,
+                  network=check_network() if network else dict(host='www.youtube.com', reachable=None, detail='not checked'))
+    problems = []
+    if js is None: problems.append("yt-dlp finds no JavaScript runtime: YouTube will offer few formats (pip install 'yt-dlp[default]' deno)")
+    if ejs is None: problems.append("yt-dlp-ejs is missing: YouTube's JavaScript challenges cannot be solved (pip install 'yt-dlp[default]')")
+    if ffmpeg is None: problems.append("the bundled ffmpeg does not run (pip install imageio-ffmpeg)")
+    if report['cookies'] and not report['cookies']['ok']: problems.append(f"cookies: {report['cookies']['detail']}")
+    if not disk['ok']: problems.append(f"disk: {free / 1e9:.1f} GB free at {probe_at}, the videos need about {need / 1e9:.1f} GB")
+    if report['network']['reachable'] is False: problems.append(f"network: {report['network']['detail']}")
+    return {**report, 'problems': problems, 'ready': not problems}
+
+def format_doctor(r:dict)->str:
+    "The doctor's report in a few lines"
+    js = r['js_runtime']
+    gb = lambda b: f"{b / 1e9:.1f} GB"
+    lines = [f"yt-dlp {r['yt_dlp']}, yt-dlp-ejs {r['yt_dlp_ejs'] or 'MISSING'}, ffmpeg: {r['ffmpeg'] or 'MISSING'}",
+             f"JavaScript runtime (as yt-dlp sees it): " + (f"{js['name']} {js['version']} at {js['path']}" if js else 'NONE'),
+             f"disk: {gb(r['disk']['free_bytes'])} free at {r['disk']['path']}" +
+             (f"; {r['disk']['videos']:,} videos need about {gb(r['disk']['needed_bytes'])}" if r['disk']['needed_bytes'] else ''),
+             f"network: {r['network']['detail']}"]
+    if r['cookies']: lines.insert(2, f"cookies: {r['cookies']['path']}: {r['cookies']['detail']}")
+    if r.get('probe'):
+        p = r['probe']
+        lines.append(f"probe {p['video_id']}: {p['status']}" + (f" ({p['reason']})" if p.get('reason') else '') +
+                     (f", {len(p['formats'])} video formats" if p['formats'] else ''))
+        for f in p['formats']:
+            mark = '*' if p['chosen'] and f['format_id'] == p['chosen']['format_id'] else ' '
+            lines.append(f"  {mark} {f['format_id'] or '-':>8} {f['ext'] or '-':>5} {f['height'] or '-':>5}p {f['vcodec'] or '-':<14} {f['tbr'] or '-'}")
+    lines += [f"problem: {p}" for p in r['problems']] or ['ready: downloading can work here']
+    return '\n'.join(lines)
 
 # %% ../nbs/02_download.ipynb #6a48961b
 def summarize(manifest:Manifest, wanted:list, ks=(100, 200, 500, 1000))->dict:
@@ -436,4 +738,5 @@ def format_download_summary(s:dict)->str:
         name = 'all classes' if k == 'all' else f"MS-ASL{k}"
         out.append(f"{name:<16}" + ''.join(f"{str(s['clips_lost'].get(k, {}).get(sp, 0)) + ' / ' + str(tot.get(sp, 0)):>16}"
                                           for sp in ('train', 'val', 'test')))
+    if s.get('pace'): out.append(f"this run fetched {s['pace']}")
     return '\n'.join(out)

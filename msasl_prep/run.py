@@ -27,7 +27,7 @@ def parse_value(text:str):
     try: return json.loads(text)
     except ValueError: return text
 
-# %% ../nbs/06a_run.ipynb #5133d8a4
+# %% ../nbs/06a_run.ipynb #26d7401b
 _SPLIT_NAMES = ('train', 'val', 'test')
 _whole = lambda v, lo=None, hi=None: type(v) is int and (lo is None or v >= lo) and (hi is None or v <= hi)
 _path = lambda v: isinstance(v, str) and v.strip() != ''
@@ -85,6 +85,9 @@ def run_pipeline(data_dir, # DATA_DIR
     out = data/'reports'/f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
     try: pm.execute_notebook(str(nb), str(out), parameters=params, progress_bar=progress, cwd=str(data), kernel_name='python3')
     except pm.PapermillExecutionError as e:
+        if e.ename == 'CircuitOpen':                   # YouTube kept refusing: the download stage's own message, exit 3
+            from msasl_prep.download import CircuitOpen
+            raise CircuitOpen(e.evalue) from None
         raise RunError(f"the pipeline stopped in cell {e.exec_count}: {e.ename}: {e.evalue} (see {out})") from None
     return out
 
