@@ -15,7 +15,7 @@ from .lists import ListError, read_list
 
 # %% auto #0
 __all__ = ['MIN_PSNR', 'check_lists', 'jpeg_problem', 'read_report', 'sample_clips', 'recrop', 'psnr', 'ClipCheck', 'check_clip',
-           'plot_clip', 'check_crops', 'format_checks']
+           'plot_clip', 'readable_gloss', 'check_crops', 'format_checks']
 
 # %% ../nbs/06_checks.ipynb #c51dd314
 _LINE = re.compile(r'(?P<folder>[A-Za-z0-9_-]{11}/clip_\d{4}) (?P<label>\d+) (?P<s>\d+) (?P<e>\d+) 0 (?P<n>\d+) (?P<fps>[0-9.]+)')
@@ -92,9 +92,12 @@ def recrop(frame:np.ndarray, # HxWx3 RGB source frame
     from PIL import Image
     return np.asarray(Image.fromarray(frame).crop(tuple(crop)).resize(size, Image.BILINEAR))
 
-def psnr(a:np.ndarray, b:np.ndarray)->float:
+def psnr(a:np.ndarray, b:np.ndarray,
+         mask:np.ndarray|None=None, # HxW bools: compare only these pixels (default: all)
+        )->float:
     "Peak signal-to-noise ratio of two uint8 images, in dB (inf if equal)"
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    d = (a.astype(np.float64) - b.astype(np.float64)) ** 2
+    mse = np.mean(d[mask] if mask is not None else d)
     return float('inf') if mse == 0 else float(10 * np.log10(255 ** 2 / mse))
 
 # %% ../nbs/06_checks.ipynb #29c868a8
@@ -110,6 +113,18 @@ class ClipCheck:
     reason:str = ''
     sources:dict = field(default_factory=dict, repr=False)   # frame -> source RGB frame
     crops:dict = field(default_factory=dict, repr=False)     # frame -> JPEG on disk (RGB)
+
+def _unhidden(row:dict, shape:tuple)->np.ndarray|None:
+    "Pixels of a crop outside the caption boxes extraction hid (with 3 pixels for resampling), or None if it hid none"
+    hidden = (row.get('captions') or {}).get('hidden') or []
+    if not hidden: return None
+    x0,y0,x1,y1 = row['crop']; h,w = shape[:2]
+    sx,sy = w / (x1 - x0),h / (y1 - y0)
+    mask = np.ones((h, w), bool)
+    for hb in hidden:
+        a,b,c,d = hb['box']
+        mask[max(0, int((b - y0) * sy) - 3):max(0, int(np.ceil((d - y0) * sy)) + 3), max(0, int((a - x0) * sx) - 3):max(0, int(np.ceil((c - x0) * sx)) + 3)] = False
+    return mask if mask.any() else None
 
 def check_clip(row:dict, # an ok report row
                out, # extraction output folder
@@ -133,7 +148,7 @@ def check_clip(row:dict, # an ok report row
         if not img.is_file(): return ClipCheck(row, frames, scores, False, f"{img.name} is missing", sources, crops)
         with Image.open(img) as im: crops[n] = np.asarray(im.convert('RGB'))
         expect = recrop(sources[n], row['crop'], crops[n].shape[1::-1])
-        scores.append(round(psnr(crops[n], expect), 2))
+        scores.append(round(psnr(crops[n], expect, _unhidden(row, crops[n].shape)), 2))
     bad = min(scores) < min_psnr
     return ClipCheck(row, frames, scores, not bad, f"PSNR {min(scores)} dB < {min_psnr} dB" if bad else '', sources, crops)
 
@@ -157,6 +172,9 @@ def plot_clip(check:ClipCheck, # from `check_clip`
         ax.add_patch(Rectangle((xmin * w, ymin * h), (xmax - xmin) * w, (ymax - ymin) * h, fill=False, ec='red', lw=2, label='annotation box'))
         x0,y0,x1,y1 = r['crop']
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec='yellow', lw=2, ls='--', label='crop box'))
+        for k,hb in enumerate((r.get('captions') or {}).get('hidden', [])):
+            ax.add_patch(Rectangle((hb['box'][0], hb['box'][1]), hb['box'][2] - hb['box'][0], hb['box'][3] - hb['box'][1], fill=False,
+                                   ec='magenta', lw=2, ls=':', label='caption hidden' if k == 0 else None))
         ax.set_xlim(min(0, x0) - 5, max(w, x1) + 5); ax.set_ylim(max(h, y1) + 5, min(0, y0) - 5)
         ax.legend(loc='lower right', fontsize=8)
     ax.set_title(f"{r['clip']} ({r['split']}, label {r['label']}, {r['size_video']}): frame {mid}", fontsize=10); ax.axis('off')
@@ -177,6 +195,24 @@ def plot_clip(check:ClipCheck, # from `check_clip`
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=70); plt.close(fig)
     return fig
+
+# %% ../nbs/06_checks.ipynb #f1a85535
+def readable_gloss(row:dict, # an ok report row with a `captions` part
+                   out, # extraction output folder
+                   every:int=8, # read every `every`-th image (and the middle of the sign)
+                  )->list:
+    "`[(image name, reading)]` of the clip's written crops in which the OCR still reads the gloss"
+    from PIL import Image
+    from msasl_prep.captions import read_text, is_gloss
+    words = set(row['captions']['words'])
+    imgs = sorted((Path(out)/'global_crops'/row['clip']).glob('img_*.jpg'))
+    if not imgs or not words: return []
+    mid = min(len(imgs) - 1, (row['sign'][0] + row['sign'][1]) // 2)
+    leaks = []
+    for p in sorted({*imgs[::every], imgs[mid], imgs[-1]}):
+        with Image.open(p) as im: frame = np.asarray(im.convert('RGB'))
+        leaks += [(p.name, t) for _,t,_ in read_text(frame) if is_gloss(t, words)]
+    return leaks
 
 # %% ../nbs/06_checks.ipynb #6d44006d
 def check_crops(out, # extraction output folder
@@ -205,12 +241,16 @@ def check_crops(out, # extraction output folder
         if plots:
             png = out/'checks'/f"{r['clip'].replace('/', '_')}.png"
             plot_clip(c, png); pngs.append(str(png))
+    hid = [r for r in rows if r.get('status') == 'ok' and (r.get('captions') or {}).get('hidden')]
+    leaks = {r['clip']: readable_gloss(r, out) for r in hid}
+    leaks = {k: v for k,v in leaks.items() if v}
     (out/'checks').mkdir(exist_ok=True)
     write_atomic(out/'checks'/'report.jsonl', ''.join(json.dumps(dict(clip=c.row['clip'], split=c.row['split'], size=c.row['size_video'],
         ok=c.ok, reason=c.reason, frames=c.frames, psnr=c.psnr)) + '\n' for c in results))
     failed = [c for c in results if not c.ok]
     if not any(r.get('status') == 'ok' for r in rows): list_problems.append(f"{out}: no clips: the report names no clip that was made")
-    return dict(passed=not list_problems and not failed, list_problems=list_problems, clips_checked=len(results),
+    return dict(passed=not list_problems and not failed and not leaks, list_problems=list_problems, clips_checked=len(results),
+                captions_checked=len(hid), caption_leaks=[f"{c}: the gloss is still readable: {', '.join(f'{t!r} in {n}' for n,t in v[:3])}" for c,v in leaks.items()],
                 clips_failed=len(failed), failures=[f"{c.row['clip']}: {c.reason}" for c in failed],
                 min_psnr=min((min(c.psnr) for c in results if c.psnr), default=None), pngs=pngs,
                 lines=sum(1 for p in out.glob('*.txt') for _ in p.open()) if out.is_dir() else 0)
@@ -221,6 +261,9 @@ def format_checks(s:dict)->str:
     out += [f"  {p}" for p in s['list_problems'][:20]]
     out.append(f"clips re-cropped and compared: {s['clips_checked']}; failed: {s['clips_failed']}; lowest PSNR: {s['min_psnr']} dB")
     out += [f"  {f}" for f in s['failures'][:20]]
+    if s.get('captions_checked'):
+        out.append(f"clips with captions hidden, read again: {s['captions_checked']}; gloss still readable: {len(s['caption_leaks'])}")
+        out += [f"  {l}" for l in s['caption_leaks'][:20]]
     if s['pngs']: out.append(f"pictures: {len(s['pngs'])} in {Path(s['pngs'][0]).parent}")
     out.append('PASSED' if s['passed'] else 'FAILED')
     return '\n'.join(out)

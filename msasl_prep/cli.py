@@ -8,7 +8,7 @@ import argparse, json, math, os, re, sys, time
 from contextlib import contextmanager
 from pathlib import Path
 from fastcore.script import call_parse, Param, store_true
-from .annotations import (AnnotationError, load_annotations, load_files, annotation_stats, format_stats, get_annotation,
+from .annotations import (AnnotationError, load_annotations, load_files, annotation_stats, format_stats, get_annotation, read_classes,
                                     MSASL_ZIP_URL, MSASL_ZIP_SHA256)
 from .video import VideoError
 from .sample import SampleError, make_sample
@@ -21,6 +21,7 @@ from .download import DEFAULT_PER_HOUR
 from .run import RunError, run_pipeline, parse_value, describe_data_dir, demo
 from .clips import ClipOptions
 from .frames import ExtractionError, ExtractOptions, extract_frames, format_summary
+from .captions import CaptionError, CaptionOptions, Captioner, ocr_engine
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'user_errors', 'msasl_stats', 'msasl_make_sample', 'msasl_extract_frames', 'msasl_download_videos',
@@ -28,7 +29,7 @@ __all__ = ['USER_ERRORS', 'user_errors', 'msasl_stats', 'msasl_make_sample', 'ms
            'msasl_doctor', 'msasl_get_annotation']
 
 # %% ../nbs/07_cli.ipynb #9da429d3
-USER_ERRORS = (AnnotationError, SampleError, ExtractionError, VideoError, ListError, RunError, DownloadError, LockedError,
+USER_ERRORS = (AnnotationError, SampleError, ExtractionError, VideoError, ListError, RunError, DownloadError, LockedError, CaptionError,
                OSError, ValueError)
 
 @contextmanager
@@ -44,7 +45,7 @@ def user_errors(prog:str, # command name, printed before the message
         msg = ' '.join(str(e).split()) or type(e).__name__
         print(f"{prog}: error: {msg}", file=sys.stderr); sys.exit(2)
 
-# %% ../nbs/07_cli.ipynb #9ac1c4e4
+# %% ../nbs/07_cli.ipynb #d894e42b
 class _Parser(argparse.ArgumentParser):
     "argparse, with a usage error printed as one line"
     def error(self, message):
@@ -83,11 +84,12 @@ def msasl_make_sample(out:str, # folder to write the sample into
                       seed:int=0, # same seed, same sample
                       layout:str='mixed', # mixed (every quirk), dense (short one-clip videos) or sparse (long videos, few clips)
                       workers:int=None, # parallel encoders (default: cores)
+                      captions:store_true=False, # burn the words of the signs into some videos, with their truth in sample.json
                      ):
     "Write a synthetic MS-ASL dataset (annotation files + real H.264 videos) for offline use"
     with user_errors('msasl-make-sample'):
         t0 = time.perf_counter()
-        desc = make_sample(out, n_videos=n_videos, seed=seed, layout=layout, workers=workers)
+        desc = make_sample(out, n_videos=n_videos, seed=seed, layout=layout, workers=workers, captions=captions)
         n = sum(len(json.loads((Path(out)/f'MSASL_{s}.json').read_text())) for s in ('train', 'val', 'test'))
         print(f"wrote {n} records and {len(desc['videos'])} videos to {out} in {time.perf_counter() - t0:.1f} s\n"
               f"annotation: {out}/MSASL_{{train,val,test,classes,synonym}}.json; videos: {out}/videos/<video_id>.mp4")
@@ -113,9 +115,20 @@ def _extract_parser():
     p.add_argument('--jpeg-quality', type=int, default=2, choices=range(2, 32), metavar='2..31', help='ffmpeg JPEG quality, 2 is best (default: 2)')
     p.add_argument('--crop-mode', choices=('clamp', 'pad'), default='clamp', help="clamp to the frame like the original (stretches at borders) or pad with black (keeps aspect); default: clamp")
     p.add_argument('--align', choices=('frame', 'time'), default='frame', help="map annotated frames to video frames by number or through timestamps (for videos whose fps differs); default: frame")
+    p.add_argument('--hide-captions', action='store_true', help="hide burned-in text of the gloss in the frames (needs pip install 'msasl-prep[captions]')")
+    p.add_argument('--caption-mode', choices=('gloss', 'all'), default='gloss', help="gloss: hide text that reads as the record's gloss; all: hide all text over the crop (default: gloss)")
+    p.add_argument('--caption-fill', choices=('blur', 'delogo', 'black'), default='blur', help='how to hide it (default: blur)')
     p.add_argument('--strict', action='store_true', help='exit 1 if any clip could not be made')
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     return p
+
+def _vocabulary(sources:list)->tuple:
+    "`(classes, synonyms)` from beside the split files (empty where absent)"
+    folder = Path(sources[0]).parent
+    classes = read_classes(folder/'MSASL_classes.json') if (folder/'MSASL_classes.json').exists() else []
+    try: synonyms = json.loads((folder/'MSASL_synonym.json').read_text(encoding='utf-8'))
+    except (OSError, ValueError): synonyms = []
+    return classes,(synonyms if isinstance(synonyms, list) else [])
 
 def msasl_extract_frames(argv:list|None=None):
     "Console entry point of `msasl-extract-frames`"
@@ -125,8 +138,12 @@ def msasl_extract_frames(argv:list|None=None):
         records,problems = load_files(a.sources)
         opts = ExtractOptions(ClipOptions(a.target_frames, a.target_fps, a.box_scale, a.crop_size, a.crop_mode),
                               a.jpeg_quality, a.align)
+        captioner = None
+        if a.hide_captions:
+            ocr_engine()                                          # the extra is there, or one line now
+            captioner = Captioner(CaptionOptions(a.caption_mode, a.caption_fill), *_vocabulary(a.sources))
         t0 = time.perf_counter()
-        s = extract_frames(records, a.videos, a.out, a.workers, a.seed, opts, progress=not a.quiet, problems=problems)
+        s = extract_frames(records, a.videos, a.out, a.workers, a.seed, opts, progress=not a.quiet, problems=problems, captioner=captioner)
         print(format_summary(s) + f"\ninvalid records kept out: {len(problems)}\nreport: {Path(a.out)/'extract_report.jsonl'}; "
               f"lists: {', '.join(str(Path(a.out)/f'{k}.txt') for k in s['clips_per_split'])}; {time.perf_counter() - t0:.1f} s")
     if a.strict and s['status'].get('skipped', 0): sys.exit(1)
@@ -258,7 +275,7 @@ def msasl_demo(argv:list|None=None):
         for s,c in counts.items(): print(f"{s:<8}" + ''.join(f"{v:>12}" for v in c.values()))
         print(f"\ncrop-check pictures ({len(r['pngs'])}): {r['pngs'][0] if r['pngs'] else '-'} ...\nexecuted notebook: {r['notebook']}")
 
-# %% ../nbs/07_cli.ipynb #ebc17f5d
+# %% ../nbs/07_cli.ipynb #8f3e7476
 def msasl_doctor(argv:list|None=None):
     "Console entry point of `msasl-doctor`"
     p = _Parser(prog='msasl-doctor', description='Can downloading work on this machine? yt-dlp, yt-dlp-ejs, the JavaScript runtime '

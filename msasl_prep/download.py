@@ -306,7 +306,7 @@ class CircuitOpen(DownloadError):
 
 class _Stop(Exception): "Raised from yt-dlp's progress hook to abandon a download"
 
-# %% ../nbs/02_download.ipynb #ce21cef1
+# %% ../nbs/02_download.ipynb #5ab3d5e1
 class Pacer:
     "Spreads the video requests of all workers: starts at least `3600 / per_hour` s apart, each after a random wait"
     def __init__(self, per_hour:float=0, sleep:tuple=(0.0, 0.0)):
@@ -604,7 +604,7 @@ def _as_done(futures):
         done,pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
         yield from done
 
-# %% ../nbs/02_download.ipynb #d4ac7a29
+# %% ../nbs/02_download.ipynb #5c292a92
 MBIT_PER_S = {144: 0.1, 240: 0.25, 360: 0.5, 480: 0.9, 720: 1.9, 1080: 3.5, 1440: 8.0, 2160: 16.0}  # typical YouTube H.264 at a height
 MIN_VIDEO_SECONDS = 30          # a source video is rarely shorter than this, whatever its last sign
 
@@ -696,7 +696,7 @@ def doctor(wanted:list=(), # videos an annotation asks for (for the disk estimat
 def format_doctor(r:dict)->str:
     "The doctor's report in a few lines"
     js = r['js_runtime']
-    gb = lambda b: f"{b / 1e9:.1f} GB"
+    gb = lambda b: f"{b / 1e9:.1f} GB" if b >= 1e9 else f"{b / 1e6:.0f} MB"
     lines = [f"yt-dlp {r['yt_dlp']}, yt-dlp-ejs {r['yt_dlp_ejs'] or 'MISSING'}, ffmpeg: {r['ffmpeg'] or 'MISSING'}",
              f"JavaScript runtime (as yt-dlp sees it): " + (f"{js['name']} {js['version']} at {js['path']}" if js else 'NONE'),
              f"disk: {gb(r['disk']['free_bytes'])} free at {r['disk']['path']}" +

@@ -14,6 +14,7 @@ from .annotations import is_video_id
 from .files import write_atomic, OutputLock, WriteError, local_write_errno, write_error, remove_tree, TRASH_PREFIX
 from .video import run_ffmpeg, VideoError, VideoIndex, index_video, keyframe_before
 from .clips import ClipOptions, ClipPlan, plan_video
+from .captions import Captioner, hide_filter
 
 # %% auto #0
 __all__ = ['SPLIT_LISTS', 'decode_ranges', 'ExtractionError', 'run_range', 'ExtractOptions', 'VideoJob', 'prepare_video',
@@ -36,8 +37,12 @@ class ExtractionError(Exception):
     "Extraction cannot go on; the message names the video or file"
 
 # %% ../nbs/04_frames.ipynb #66a927a7
-def _branch(plan:ClipPlan, index:VideoIndex, size:tuple)->str:
-    "The filter chain of one clip: select by time, crop (padding first in pad mode), resize"
+def _branch(plan:ClipPlan, index:VideoIndex, size:tuple,
+            hidden:list=(), # caption boxes to hide in source pixels (see `captions.plan_hiding`)
+            fill:str='blur', # how to hide them
+            tag:str='c', # label prefix for the hiding sub-graph
+           )->str:
+    "The filter chain of one clip: select by time, hide captions, crop (padding first in pad mode), resize"
     lo,hi = index.time_range(plan.window[0], plan.window[1] - 1)
     x0,y0,x1,y1 = plan.crop
     chain = [f"select='between(t\\,{lo:.6f}\\,{hi:.6f})'"]
@@ -48,13 +53,18 @@ def _branch(plan:ClipPlan, index:VideoIndex, size:tuple)->str:
         chain.append(f"pad={index.width + l + r}:{index.height + t + b}:{l}:{t}:black")
         x0,y0 = x0 + l,y0 + t
     chain += [f"crop={x1 - plan.crop[0]}:{y1 - plan.crop[1]}:{x0}:{y0}:exact=1", f"scale={size[0]}:{size[1]}:flags=bilinear"]
-    return ','.join(chain)
+    body = hide_filter(hidden, fill, index.width, index.height, tag) if hidden else ''
+    if not body: return ','.join(chain)
+    if fill == 'blur': return f"{chain[0]}[{tag}in];{body};[{tag}out]{','.join(chain[1:])}"
+    return ','.join([chain[0], body, *chain[1:]])
 
 def run_range(plans:list, # clips served by one decoder pass
               index:VideoIndex,
               folders:list, # one empty output folder per plan
               size:tuple=(256, 300), # output (width, height)
               quality:int=2, # ffmpeg JPEG quality, 2 (best) .. 31
+              hidden:dict|None=None, # clip index -> caption boxes to hide
+              fill:str='blur', # how to hide them
              )->str:
     "Decode one range and write each clip's images into its folder; returns ffmpeg's error text ('' if none)"
     first = min(p.window[0] for p in plans)
@@ -62,7 +72,8 @@ def run_range(plans:list, # clips served by one decoder pass
     seek = ['-ss', f"{index.seconds(key):.6f}"] if key > index.pts[0] else []
     k = len(plans)
     graph = ('[0:v]' + (f"split={k}" + ''.join(f"[s{i}]" for i in range(k)) + ';' if k > 1 else '')
-             + ';'.join(f"{'[s%d]' % i if k > 1 else ''}{_branch(p, index, size)}[o{i}]" for i,p in enumerate(plans)))
+             + ';'.join(f"{'[s%d]' % i if k > 1 else ''}{_branch(p, index, size, (hidden or {}).get(p.clip_index, ()), fill, f'c{i}')}[o{i}]"
+                        for i,p in enumerate(plans)))
     outs = []
     for i,(p,f) in enumerate(zip(plans, folders)):
         outs += ['-map', f"[o{i}]", '-fps_mode', 'passthrough', '-frames:v', str(p.num_frames), '-q:v', str(quality),
@@ -100,9 +111,10 @@ def _time_aligned(plan:ClipPlan, index:VideoIndex)->ClipPlan:
     s,e = (_frame_at(index, (n + plan.window[0]) / f) for n in plan.sign)
     return replace(plan, window=(first, stop), sign=(s - first, min(e, stop - 1) - first))
 
-def _note(plan:ClipPlan, opts:ExtractOptions, source:Path)->dict:
-    return dict(window=list(plan.window), crop=list(plan.crop), size=list(opts.clip.size), quality=opts.jpeg_quality,
+def _note(plan:ClipPlan, opts:ExtractOptions, source:Path, captions:dict|None=None)->dict:
+    note = dict(window=list(plan.window), crop=list(plan.crop), size=list(opts.clip.size), quality=opts.jpeg_quality,
                 crop_mode=opts.clip.crop_mode, align=opts.align, source_bytes=source.stat().st_size)
+    return note if captions is None else {**note, 'captions': captions}
 
 def _row(status, r, reason='', **kw)->dict:
     return dict(status=status, video_id=r.video_id, split=r.split, record=r.index, label=r.label, reason=reason, **kw)
@@ -121,6 +133,7 @@ class VideoJob:
     ranges:list=field(default_factory=list)   # decode ranges over `todo`
     rows:list=field(default_factory=list)     # report rows so far (drops, skips)
     errors:dict=field(default_factory=dict)   # clip index -> why it could not be made
+    captions:dict=field(default_factory=dict) # clip index -> its caption plan (with `--hide-captions`)
     started:float=0.0
 
 def prepare_video(video_id:str, # the video's 11-character id
@@ -128,6 +141,7 @@ def prepare_video(video_id:str, # the video's 11-character id
                   videos, # folder of <video_id>.mp4 files
                   out, # the global_crops folder
                   opts:ExtractOptions=ExtractOptions(),
+                  captioner:Captioner|None=None, # find and plan the captions to hide (see `captions`)
                  )->VideoJob:
     "Index and plan one video, find its clips that are already complete, and group the rest into decode ranges"
     if not is_video_id(video_id): raise ExtractionError(f"not a YouTube id: {video_id!r}")
@@ -146,9 +160,14 @@ def prepare_video(video_id:str, # the video's 11-character id
     job.folder.mkdir(parents=True, exist_ok=True)
     for stale in [*job.folder.glob('.clip_*.tmp'), *job.folder.glob(TRASH_PREFIX + '*')]: remove_tree(stale)   # left by a killed run
     for p in job.plans:
-        try: done = json.loads((job.folder/f"clip_{p.clip_index:04d}"/'.clip.json').read_text()) == _note(p, opts, job.source)
-        except (OSError, ValueError): done = False
-        if not done: job.todo.append(p)
+        try: note = json.loads((job.folder/f"clip_{p.clip_index:04d}"/'.clip.json').read_text())
+        except (OSError, ValueError): note = None
+        caps = None
+        if captioner is not None:                                     # a complete clip made with the same options keeps its plan
+            old = note.get('captions') if isinstance(note, dict) else None
+            same = isinstance(old, dict) and old.get('options') == captioner.key and {k: v for k,v in note.items() if k != 'captions'} == _note(p, opts, job.source)
+            caps = job.captions[p.clip_index] = old if same else captioner.plan(index, p, opts.clip.size)
+        if note != _note(p, opts, job.source, caps): job.todo.append(p)
     job.ranges = decode_ranges(job.todo, index)
     return job
 
@@ -159,14 +178,16 @@ def make_range(job:VideoJob, # a prepared video
     tmps = [job.folder/f".clip_{p.clip_index:04d}.tmp" for p in group]
     try:
         for t in tmps: t.mkdir()
-        err = run_range(group, job.index, tmps, job.opts.clip.size, job.opts.jpeg_quality)
+        hidden = {i: [h['box'] for h in c['hidden']] for i,c in job.captions.items()}
+        fill = next(iter(job.captions.values()))['options']['fill'] if job.captions else 'blur'
+        err = run_range(group, job.index, tmps, job.opts.clip.size, job.opts.jpeg_quality, hidden, fill)
         if err and local_write_errno(err): raise write_error(err, f"the clips of {job.video_id} into {job.folder.parent}")
         for p,t in zip(group, tmps):
             n = sum(1 for _ in t.glob('img_*.jpg'))
             if n != p.num_frames:
                 job.errors[p.clip_index] = f"decoded {n} of {p.num_frames} frames" + (f": {err}" if err else '')
                 remove_tree(t); continue
-            (t/'.clip.json').write_text(json.dumps(_note(p, job.opts, job.source)))
+            (t/'.clip.json').write_text(json.dumps(_note(p, job.opts, job.source, job.captions.get(p.clip_index))))
             final = job.folder/f"clip_{p.clip_index:04d}"
             if final.exists(): remove_tree(final)               # made from another plan: replace it
             os.rename(t, final)
@@ -187,6 +208,7 @@ def finish_video(job:VideoJob)->tuple:
         for p in job.plans:
             common = dict(clip=p.folder, window=list(p.window), sign=list(p.sign), frames=p.num_frames, box=list(p.record.box),
                           crop=list(p.crop), clamped=p.clamped, **video)
+            if p.clip_index in job.captions: common['captions'] = job.captions[p.clip_index]
             if p.clip_index in job.errors:
                 rows.append(_row('skipped', p.record, 'window_past_decodable_frames', detail=job.errors[p.clip_index], **common))
             else:
@@ -201,9 +223,10 @@ def extract_video(video_id:str, # the video's 11-character id
                   videos, # folder of <video_id>.mp4 files
                   out, # the global_crops folder
                   opts:ExtractOptions=ExtractOptions(),
+                  captioner:Captioner|None=None, # hide captions of the gloss
                  )->tuple:
     "`(plans_done, report_rows)` for one video: make its clip folders under `out/<video_id>/`, one range after the other"
-    job = prepare_video(video_id, records, videos, out, opts)
+    job = prepare_video(video_id, records, videos, out, opts, captioner)
     for group in job.ranges: make_range(job, group)
     return finish_video(job)
 
@@ -227,6 +250,7 @@ def extract_frames(records:list, # valid records (e.g. `load_annotations(...).re
                    opts:ExtractOptions=ExtractOptions(),
                    progress:bool=True,
                    problems:list=(), # `Problem`s of invalid records, to name in the report too
+                   captioner:Captioner|None=None, # hide captions of the gloss (see `captions.Captioner`)
                   )->dict:
     "Extract every clip of `records`; return a summary (counts by status and reason, clips per split)"
     from tqdm import tqdm
@@ -252,7 +276,7 @@ def extract_frames(records:list, # valid records (e.g. `load_annotations(...).re
                 while sum(1 for kind,_ in pending.values() if kind == 'prepare') + len(left) < 2 * n:
                     try: vid,recs = next(queue)
                     except StopIteration: return
-                    pending[pool.submit(prepare_video, vid, recs, videos, crops, opts)] = ('prepare', vid)
+                    pending[pool.submit(prepare_video, vid, recs, videos, crops, opts, captioner)] = ('prepare', vid)
             try:
                 feed()
                 while pending:
@@ -289,7 +313,11 @@ def extract_frames(records:list, # valid records (e.g. `load_annotations(...).re
                     clips_per_split={s: len(lines.get(s, [])) for s in splits},
                     clamped=sum(r.get('clamped', False) for r in rows if r['status'] == 'ok'),
                     fps_mismatch=len({r['video_id'] for r in rows if r.get('fps_mismatch')}),
-                    size_mismatch=len({r['video_id'] for r in rows if r.get('size_mismatch')}))
+                    size_mismatch=len({r['video_id'] for r in rows if r.get('size_mismatch')}),
+                    **({} if captioner is None else dict(
+                        captions_found=sum(bool(r['captions']['found']) for r in rows if 'captions' in r),
+                        captions_hidden=sum(bool(r['captions']['hidden']) for r in rows if 'captions' in r),
+                        captions_over_signer=sum(any(h['overlaps_signer'] for h in r['captions']['hidden']) for r in rows if 'captions' in r))))
 
 # %% ../nbs/04_frames.ipynb #db1ff5a0
 def format_summary(s:dict)->str:
@@ -301,4 +329,7 @@ def format_summary(s:dict)->str:
     if s['reasons']: out.append('reasons: ' + ', '.join(f"{k} {v}" for k,v in s['reasons'].items()))
     out.append(f"crops cut by the frame border: {s['clamped']}; videos whose fps differs from the annotation: "
                f"{s['fps_mismatch']}; whose size differs: {s['size_mismatch']}")
+    if 'captions_found' in s:
+        out.append(f"captions: text found in {s['captions_found']} clips, hidden in {s['captions_hidden']}"
+                   f" ({s['captions_over_signer']} of them over the signer box)")
     return '\n'.join(out)

@@ -27,7 +27,7 @@ def parse_value(text:str):
     try: return json.loads(text)
     except ValueError: return text
 
-# %% ../nbs/06a_run.ipynb #26d7401b
+# %% ../nbs/06a_run.ipynb #0e785b05
 _SPLIT_NAMES = ('train', 'val', 'test')
 _whole = lambda v, lo=None, hi=None: type(v) is int and (lo is None or v >= lo) and (hi is None or v <= hi)
 _path = lambda v: isinstance(v, str) and v.strip() != ''
@@ -53,6 +53,7 @@ PARAMETERS = { # name: (what it must be, the check)
     'target_frames': ('a whole number from 1 to 100000', lambda v: _whole(v, 1, 100_000)),
     'imagenet_root': ('null or a folder path', lambda v: v is None or _path(v)),
     'n_checks': ('a whole number of at least 0', lambda v: _whole(v, 0)),
+    'hide_captions': ('true or false', lambda v: isinstance(v, bool)),
 }
 
 def check_parameters(params:dict, # pipeline parameters by name

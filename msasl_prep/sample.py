@@ -5,6 +5,7 @@
 # %% ../nbs/01_sample.ipynb #e43f748e
 from __future__ import annotations
 import json, os, random, subprocess, tempfile
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -14,8 +15,9 @@ from .files import write_atomic
 from .video import ffmpeg_exe, run_ffmpeg, read_frames
 
 # %% auto #0
-__all__ = ['MARK_BITS', 'MARK_CELLS', 'SIGNER_RGB', 'GLOSSES', 'LAYOUTS', 'SampleError', 'MarkError', 'mark_bits', 'decode_mark',
-           'SampleVideo', 'plan_sample', 'render_video', 'make_sample']
+__all__ = ['MARK_BITS', 'MARK_CELLS', 'SIGNER_RGB', 'GLOSSES', 'LAYOUTS', 'CAPTION_SIZES', 'CAPTION_STYLES', 'CAPTION_PLACES',
+           'WATERMARK', 'SampleError', 'MarkError', 'mark_bits', 'decode_mark', 'SampleVideo', 'plan_sample',
+           'render_video', 'plan_captions', 'make_sample']
 
 # %% ../nbs/01_sample.ipynb #c53354c3
 class SampleError(Exception):
@@ -217,21 +219,114 @@ def _mark_filter(v:SampleVideo)->str:
 def render_video(v:SampleVideo, # the video to make
                  path, # output mp4
                  preset:str|None=None, # x264 preset for every video (default: ultrafast, veryfast with 3 B-frames for the B-frame video)
+                 captions:dict|None=None, # its burned-in captions (see `plan_captions`)
                 )->Path:
     "Encode `v` to `path` with the bundled ffmpeg (H.264, no audio)"
     path = Path(path); tmp = path.with_name(f".{path.stem}.tmp.mp4")
     enc = (['-preset', preset] if preset else ['-preset', 'veryfast', '-bf', '3'] if v.kind == 'bframes'
            else ['-preset', 'ultrafast'])
     timing = ['-fps_mode', 'passthrough', '-enc_time_base', '1/60'] if v.kind == 'vfr' else []
+    pictures = tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{v.video_id}.captions.") if captions else None
+    draw = ['-vf', _mark_filter(v)]
+    if captions:
+        inputs,graph = _caption_inputs(v, captions, Path(pictures.name))
+        draw = [*inputs, '-filter_complex', graph, '-map', '[out]']
     args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
            '-f', 'lavfi', '-i', f"testsrc2=size={v.width}x{v.height}:rate={v.rate}",
-           '-vf', _mark_filter(v), '-frames:v', str(v.n_frames), *timing,
+           *draw, '-frames:v', str(v.n_frames), *timing,
            '-c:v', 'libx264', *enc, '-g', str(v.gop), '-threads', '1', '-an', '-map_metadata', '-1',
            '-fflags', '+bitexact', '-flags:v', '+bitexact', '-movflags', '+faststart', str(tmp)]
-    res = run_ffmpeg(args, capture_output=True, text=True)
+    try: res = run_ffmpeg(args, capture_output=True, text=True)
+    finally:
+        if pictures: pictures.cleanup()
     if res.returncode: tmp.unlink(missing_ok=True); raise SampleError(f"{v.video_id}: ffmpeg failed: {res.stderr.strip()[-500:]}")
     os.replace(tmp, path)
     return path
+
+# %% ../nbs/01_sample.ipynb #cc45b86b
+CAPTION_SIZES = (18, 22, 28, 34)
+CAPTION_STYLES = ('outline', 'yellow', 'dark_on_light', 'light_on_dark')
+CAPTION_PLACES = ('below', 'above', 'beside', 'lower_third')
+WATERMARK = 'ASL tv'
+
+def _font(name:str, size:int):
+    "A scalable font without system fonts: matplotlib's DejaVu files, or Pillow's own"
+    from PIL import ImageFont
+    if name == 'pillow': return ImageFont.load_default(size=size)
+    import matplotlib
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path())/'fonts'/'ttf'/f"{name}.ttf"), size)
+_FONTS = ('DejaVuSans-Bold', 'DejaVuSerif', 'pillow')
+
+def _caption_image(word:str, size:int, font:str, style:str):
+    "The RGBA picture of one caption, cut to its text (and bar)"
+    from PIL import Image, ImageDraw
+    f = _font(font, size); stroke = max(2, size // 10) if style == 'outline' else 0
+    x0,y0,x1,y1 = f.getbbox(word, stroke_width=stroke)
+    pad = size // 4 if style in ('dark_on_light', 'light_on_dark') else 1
+    im = Image.new('RGBA', (x1 - x0 + 2 * pad, y1 - y0 + 2 * pad), (0, 0, 0, 0)); d = ImageDraw.Draw(im)
+    bar,fill = {'dark_on_light': ((235, 235, 225, 255), (20, 20, 20)), 'light_on_dark': ((25, 25, 40, 255), (240, 240, 240)),
+                'yellow': (None, (250, 220, 30)), 'outline': (None, (255, 255, 255))}[style]
+    if bar: d.rectangle((0, 0, im.width, im.height), fill=bar)
+    d.text((pad - x0, pad - y0), word, font=f, fill=fill, stroke_width=stroke, stroke_fill=(0, 0, 0))
+    return im
+
+def _place(place:str, size:tuple, rect:tuple, width:int, height:int)->tuple|None:
+    "Top-left corner for a caption of `size` at `place` around the signer rectangle, or None if it does not fit"
+    w,h = size; x0,y0,x1,y1 = rect; cx = (x0 + x1) // 2
+    at = {'below': (cx - w // 2, y1 + 16), 'above': (cx - w // 2, y0 - 16 - h), 'beside': (x0 - 16 - w, (y0 + y1) // 2 - h // 2),
+          'lower_third': ((width - w) // 2, height - h - max(4, height // 30))}[place]
+    x,y = max(0, min(width - w, at[0])),max(0, min(height - h, at[1]))
+    if x + w > x0 - 14 and x < x1 + 14 and y + h > y0 - 14 and y < y1 + 14: return None    # never on the signer or its mark
+    return x,y
+
+def plan_captions(videos:list, # `SampleVideo`s
+                  splits:dict, # the split files' records
+                  seed:int=0,
+                 )->dict:
+    "video id -> its captions (word, look, box, frames shown) and watermark; the short videos and the long one get them"
+    rng = random.Random(seed * 7919 + 11)
+    by_video = defaultdict(list)
+    for recs in splits.values():
+        for r in recs:
+            vid = r['url'].split('v=')[-1].split('&')[0]
+            if is_video_id(vid): by_video[vid].append(r)
+    out,k = {},0
+    for v in videos:
+        if v.kind not in ('short', 'long') or not by_video.get(v.video_id): continue
+        rect = _rect_px(v.box, v.width, v.height)
+        recs = sorted(by_video[v.video_id], key=lambda r: r['start'])
+        caps = []
+        for i,r in enumerate(recs):
+            word = r['clean_text'].upper() if k % 2 == 0 else r['clean_text'].title()
+            size = CAPTION_SIZES[k % 4] * (2 if v.width >= 1280 else 1)
+            style,font = CAPTION_STYLES[(k // 2) % 4],_FONTS[k % 3]
+            places = [CAPTION_PLACES[(i % 2) if v.kind == 'long' else k % 4]] + list(CAPTION_PLACES)
+            im = _caption_image(word, size, font, style)
+            xy = next((xy for p in places if (xy := _place(p, im.size, rect, v.width, v.height))), None)
+            if xy is None: continue
+            whole = v.kind == 'short' and k % 2 == 0
+            frames = [0, v.n_frames - 1] if whole else [max(0, r['start']), min(v.n_frames - 1, r['end'])]
+            caps.append(dict(word=word, gloss=r['clean_text'], style=style, font=font, size=size, place=next(p for p in places if _place(p, im.size, rect, v.width, v.height) == xy),
+                             box=[xy[0], xy[1], xy[0] + im.width, xy[1] + im.height], frames=frames))
+            k += 1
+        wm = _caption_image(WATERMARK, 14 * (2 if v.width >= 1280 else 1), 'DejaVuSans-Bold', 'yellow')
+        wx,wy = v.width - wm.width - 8, 6
+        out[v.video_id] = dict(captions=caps, watermark=dict(text=WATERMARK, box=[wx, wy, wx + wm.width, wy + wm.height],
+                                                            frames=[0, v.n_frames - 1]))
+    return out
+
+def _caption_inputs(v:SampleVideo, caps:dict, folder:Path)->tuple:
+    "`(input args, filter graph)` that burn `caps` into `v` after its signer rectangle is drawn"
+    inputs,graph,last = [],[f"[0:v]{_mark_filter(v)}[c0]"],'c0'
+    items = [(c['word'], c['size'], c['font'], c['style'], c['box'], c['frames']) for c in caps['captions']]
+    w = caps['watermark']; items.append((w['text'], 14 * (2 if v.width >= 1280 else 1), 'DejaVuSans-Bold', 'yellow', w['box'], w['frames']))
+    for i,(word,size,font,style,box,frames) in enumerate(items, 1):
+        png = folder/f"caption_{i:02d}.png"; _caption_image(word, size, font, style).save(png)
+        inputs += ['-i', str(png)]
+        graph.append(f"[{last}][{i}:v]overlay={box[0]}:{box[1]}:enable='between(n\\,{frames[0]}\\,{frames[1]})'[c{i}]")
+        last = f"c{i}"
+    graph.append(f"[{last}]format=yuv420p[out]")
+    return inputs,';'.join(graph)
 
 # %% ../nbs/01_sample.ipynb #5f286e02
 def _write_json(path:Path, data): write_atomic(path, json.dumps(data, indent=1) + '\n')
@@ -243,6 +338,7 @@ def make_sample(out, # folder to write into (created if needed)
                 preset:str|None=None, # x264 preset for all videos, e.g. 'medium' to decode like real YouTube H.264
                 workers:int|None=None, # parallel ffmpeg encoders (default: cores)
                 progress:bool=True, # show a progress bar
+                captions:bool=False, # burn the words of the signs into some videos (see `plan_captions`)
                )->dict:
     "Write a synthetic MS-ASL dataset to `out`; return the sample's description (also in `out/sample.json`)"
     from tqdm import tqdm
@@ -251,11 +347,13 @@ def make_sample(out, # folder to write into (created if needed)
     for s,recs in splits.items(): _write_json(out/f'MSASL_{s}.json', recs)
     _write_json(out/'MSASL_classes.json', classes)
     _write_json(out/'MSASL_synonym.json', synonyms)
+    caps = plan_captions(videos, splits, seed) if captions else {}
     desc = dict(seed=seed, n_videos=n_videos, layout=layout, preset=preset, videos=[asdict(v) for v in videos])
+    if captions: desc['captions'] = caps
     old = json.loads((out/'sample.json').read_text()) if (out/'sample.json').exists() else None
     todo = [v for v in videos if old != desc or not (vdir/f"{v.video_id}.mp4").exists()]
     with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        jobs = [pool.submit(render_video, v, vdir/f"{v.video_id}.mp4", preset) for v in todo]
+        jobs = [pool.submit(render_video, v, vdir/f"{v.video_id}.mp4", preset, caps.get(v.video_id)) for v in todo]
         for j in tqdm(jobs, desc='rendering sample videos', unit='video', disable=not progress or not jobs): j.result()
     _write_json(out/'sample.json', desc)
     return desc
