@@ -132,7 +132,7 @@ class VideoJob:
     todo:list=field(default_factory=list)     # plans whose folder must be (re)made
     ranges:list=field(default_factory=list)   # decode ranges over `todo`
     rows:list=field(default_factory=list)     # report rows so far (drops, skips)
-    errors:dict=field(default_factory=dict)   # clip index -> why it could not be made
+    errors:dict=field(default_factory=dict)   # clip index -> why it could not be made (detail, or (reason, detail))
     captions:dict=field(default_factory=dict) # clip index -> its caption plan (with `--hide-captions`)
     started:float=0.0
 
@@ -166,7 +166,9 @@ def prepare_video(video_id:str, # the video's 11-character id
         if captioner is not None:                                     # a complete clip made with the same options keeps its plan
             old = note.get('captions') if isinstance(note, dict) else None
             same = isinstance(old, dict) and old.get('options') == captioner.key and {k: v for k,v in note.items() if k != 'captions'} == _note(p, opts, job.source)
-            caps = job.captions[p.clip_index] = old if same else captioner.plan(index, p, opts.clip.size)
+            try: caps = job.captions[p.clip_index] = old if same else captioner.plan(index, p, opts.clip.size)
+            except VideoError as e:                                  # its captions cannot be read: not made, and said so
+                job.errors[p.clip_index] = ('captions_unreadable', str(e)); continue
         if note != _note(p, opts, job.source, caps): job.todo.append(p)
     job.ranges = decode_ranges(job.todo, index)
     return job
@@ -210,7 +212,9 @@ def finish_video(job:VideoJob)->tuple:
                           crop=list(p.crop), clamped=p.clamped, **video)
             if p.clip_index in job.captions: common['captions'] = job.captions[p.clip_index]
             if p.clip_index in job.errors:
-                rows.append(_row('skipped', p.record, 'window_past_decodable_frames', detail=job.errors[p.clip_index], **common))
+                err = job.errors[p.clip_index]
+                reason,detail = err if isinstance(err, tuple) else ('window_past_decodable_frames', err)
+                rows.append(_row('skipped', p.record, reason, detail=detail, **common))
             else:
                 rows.append(_row('ok', p.record, '', made=p in job.todo, **common)); done.append(p)
         if job.folder.is_dir() and not any(job.folder.iterdir()): job.folder.rmdir()
