@@ -26,7 +26,7 @@ def check_lists(out, # extraction output: global_crops/ and the list files
     out = Path(out); problems = []
     lists = sorted(p for p in out.glob('*.txt') if re.fullmatch(r'(train|val|test)\d*\.txt', p.name))
     if not lists: return [f"{out}: no list files (train.txt, val.txt, test.txt)"]
-    seen = {}                                      # clip folder -> its image problems (lists repeat folders)
+    seen = set()                                   # clip folders whose images were opened (lists repeat folders)
     for f in lists:
         try: lines = read_list(f)
         except ListError as e: problems.append(str(e)); continue
@@ -40,8 +40,8 @@ def check_lists(out, # extraction output: global_crops/ and the list files
                 problems.append(f"{f.name}:{i}: {m['folder']} holds {len(imgs)} images, the list says img_00001..img_{n:05d}")
             if not 0 <= s <= e <= n: problems.append(f"{f.name}:{i}: sign {s}..{e} not inside the clip's {n} frames")
             if m['folder'] not in seen:
-                seen[m['folder']] = [f"{f.name}:{i}: {m['folder']}/{img}: {why}" for img in imgs if (why := jpeg_problem(folder/img))]
-                problems += seen[m['folder']]
+                seen.add(m['folder'])
+                problems += [f"{f.name}:{i}: {m['folder']}/{img}: {why}" for img in imgs if (why := jpeg_problem(folder/img))]
     return problems
 
 def jpeg_problem(path:Path)->str:
@@ -196,7 +196,7 @@ def plot_clip(check:ClipCheck, # from `check_clip`
         Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=70); plt.close(fig)
     return fig
 
-# %% ../nbs/06_checks.ipynb #f1a85535
+# %% ../nbs/06_checks.ipynb #efb94476
 def readable_gloss(row:dict, # an ok report row with a `captions` part
                    out, # extraction output folder
                    every:int=8, # read every `every`-th image (and the middle of the sign)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from .annotations import is_video_id
-from .files import write_atomic, append_whole, OutputLock, WriteError, local_write_errno, write_error
+from .files import write_atomic, append_whole, OutputLock, WriteError, local_write_errno, write_error, stop_on_disk_failure
 from .video import VideoError, index_video
 
 # %% auto #0
@@ -143,19 +143,13 @@ class Manifest:
     def add(self, row:dict):
         "Record `row` at once (one appended line)"
         with self.lock:
-            try: append_whole(self.path, (json.dumps(row) + '\n').encode())
-            except OSError as e:
-                if local_write_errno(e): raise write_error(e, self.path) from e
-                raise
+            with stop_on_disk_failure(self.path): append_whole(self.path, (json.dumps(row) + '\n').encode())
             self.rows[row.get('video_id') or row.get('record')] = row
 
     def compact(self):
         "Rewrite the file with one row per video, atomically"
-        with self.lock:
-            try: write_atomic(self.path, ''.join(json.dumps(r) + '\n' for r in self.rows.values()))
-            except OSError as e:
-                if local_write_errno(e): raise write_error(e, self.path) from e
-                raise
+        with self.lock, stop_on_disk_failure(self.path):
+            write_atomic(self.path, ''.join(json.dumps(r) + '\n' for r in self.rows.values()))
 
 # %% ../nbs/02_download.ipynb #f93e1195
 def validate_video(path, # a downloaded file
@@ -306,7 +300,7 @@ class CircuitOpen(DownloadError):
 
 class _Stop(Exception): "Raised from yt-dlp's progress hook to abandon a download"
 
-# %% ../nbs/02_download.ipynb #5ab3d5e1
+# %% ../nbs/02_download.ipynb #6874b5fa
 class Pacer:
     "Spreads the video requests of all workers: starts at least `3600 / per_hour` s apart, each after a random wait"
     def __init__(self, per_hour:float=0, sleep:tuple=(0.0, 0.0)):
@@ -604,7 +598,7 @@ def _as_done(futures):
         done,pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
         yield from done
 
-# %% ../nbs/02_download.ipynb #5c292a92
+# %% ../nbs/02_download.ipynb #3e0805a3
 MBIT_PER_S = {144: 0.1, 240: 0.25, 360: 0.5, 480: 0.9, 720: 1.9, 1080: 3.5, 1440: 8.0, 2160: 16.0}  # typical YouTube H.264 at a height
 MIN_VIDEO_SECONDS = 30          # a source video is rarely shorter than this, whatever its last sign
 
@@ -668,7 +662,7 @@ def doctor(wanted:list=(), # videos an annotation asks for (for the disk estimat
            network:bool=True, # try to reach YouTube
           )->dict:
     "The state of this machine for downloading: versions, JS runtime, cookies, disk, network, and the problems found"
-    import yt_dlp, shutil
+    import yt_dlp
     from msasl_prep.video import run_ffmpeg
     try: import yt_dlp_ejs; ejs = getattr(yt_dlp_ejs, 'version', None) or 'installed'
     except ImportError: ejs = None

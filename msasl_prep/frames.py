@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, replace, asdict
 from pathlib import Path
 from .annotations import is_video_id
-from .files import write_atomic, OutputLock, WriteError, local_write_errno, write_error, remove_tree, TRASH_PREFIX
+from .files import write_atomic, OutputLock, local_write_errno, write_error, stop_on_disk_failure, remove_tree, TRASH_PREFIX
 from .video import run_ffmpeg, VideoError, VideoIndex, index_video, keyframe_before
 from .clips import ClipOptions, ClipPlan, plan_video
 from .captions import Captioner, hide_filter
@@ -132,7 +132,7 @@ class VideoJob:
     todo:list=field(default_factory=list)     # plans whose folder must be (re)made
     ranges:list=field(default_factory=list)   # decode ranges over `todo`
     rows:list=field(default_factory=list)     # report rows so far (drops, skips)
-    errors:dict=field(default_factory=dict)   # clip index -> why it could not be made (detail, or (reason, detail))
+    errors:dict=field(default_factory=dict)   # clip index -> (reason, detail): why it could not be made
     captions:dict=field(default_factory=dict) # clip index -> its caption plan (with `--hide-captions`)
     started:float=0.0
 
@@ -178,25 +178,27 @@ def make_range(job:VideoJob, # a prepared video
               ):
     "Make the clip folders of one decode range: temporary folders, ffmpeg, image count check, rename; `WriteError` if the disk fails"
     tmps = [job.folder/f".clip_{p.clip_index:04d}.tmp" for p in group]
-    try:
-        for t in tmps: t.mkdir()
-        hidden = {i: [h['box'] for h in c['hidden']] for i,c in job.captions.items()}
-        fill = next(iter(job.captions.values()))['options']['fill'] if job.captions else 'blur'
-        err = run_range(group, job.index, tmps, job.opts.clip.size, job.opts.jpeg_quality, hidden, fill)
-        if err and local_write_errno(err): raise write_error(err, f"the clips of {job.video_id} into {job.folder.parent}")
-        for p,t in zip(group, tmps):
-            n = sum(1 for _ in t.glob('img_*.jpg'))
-            if n != p.num_frames:
-                job.errors[p.clip_index] = f"decoded {n} of {p.num_frames} frames" + (f": {err}" if err else '')
-                remove_tree(t); continue
-            (t/'.clip.json').write_text(json.dumps(_note(p, job.opts, job.source, job.captions.get(p.clip_index))))
-            final = job.folder/f"clip_{p.clip_index:04d}"
-            if final.exists(): remove_tree(final)               # made from another plan: replace it
-            os.rename(t, final)
-    except OSError as e:
-        for t in tmps: remove_tree(t)                          # nothing half-made stays
-        if local_write_errno(e) and not isinstance(e, WriteError): raise write_error(e, f"the clips of {job.video_id}") from e
-        raise
+    caps = {p.clip_index: job.captions[p.clip_index] for p in group if p.clip_index in job.captions}
+    hidden = {i: [h['box'] for h in c['hidden']] for i,c in caps.items()}
+    fill = next(iter(caps.values()))['options']['fill'] if caps else 'blur'
+    where = f"the clips of {job.video_id} into {job.folder.parent}"
+    with stop_on_disk_failure(where):
+        try:
+            for t in tmps: t.mkdir()
+            err = run_range(group, job.index, tmps, job.opts.clip.size, job.opts.jpeg_quality, hidden, fill)
+            if err and local_write_errno(err): raise write_error(err, where)
+            for p,t in zip(group, tmps):
+                n = sum(1 for _ in t.glob('img_*.jpg'))
+                if n != p.num_frames:
+                    job.errors[p.clip_index] = ('window_past_decodable_frames', f"decoded {n} of {p.num_frames} frames" + (f": {err}" if err else ''))
+                    remove_tree(t); continue
+                (t/'.clip.json').write_text(json.dumps(_note(p, job.opts, job.source, caps.get(p.clip_index))))
+                final = job.folder/f"clip_{p.clip_index:04d}"
+                if final.exists(): remove_tree(final)           # made from another plan: replace it
+                os.rename(t, final)
+        except OSError:
+            for t in tmps: remove_tree(t)                      # nothing half-made stays
+            raise
 
 def finish_video(job:VideoJob)->tuple:
     "`(plans_done, report_rows)` of a video whose ranges have all run"
@@ -212,8 +214,7 @@ def finish_video(job:VideoJob)->tuple:
                           crop=list(p.crop), clamped=p.clamped, **video)
             if p.clip_index in job.captions: common['captions'] = job.captions[p.clip_index]
             if p.clip_index in job.errors:
-                err = job.errors[p.clip_index]
-                reason,detail = err if isinstance(err, tuple) else ('window_past_decodable_frames', err)
+                reason,detail = job.errors[p.clip_index]
                 rows.append(_row('skipped', p.record, reason, detail=detail, **common))
             else:
                 rows.append(_row('ok', p.record, '', made=p in job.todo, **common)); done.append(p)
@@ -304,12 +305,9 @@ def extract_frames(records:list, # valid records (e.g. `load_annotations(...).re
         splits = sorted({r.split for r in records}, key=lambda s: (SPLIT_LISTS + (s,)).index(s))
         rows.sort(key=lambda r: (r['video_id'], r.get('clip', ''), r['split'], r['record']))
         rows += [dict(status='invalid', file=Path(p.file).name, record=p.index, reason=p.reason, detail=p.detail) for p in problems]
-        try:
+        with stop_on_disk_failure(f"the lists and report in {out}"):
             for s in splits: write_atomic(out/f"{s}.txt", ''.join(l + '\n' for l in lines.get(s, [])))
             write_atomic(out/'extract_report.jsonl', ''.join(json.dumps(r) + '\n' for r in rows))
-        except OSError as e:
-            if local_write_errno(e): raise write_error(e, f"the lists and report in {out}") from e
-            raise
         return dict(records=len(records), videos=len(by_video), clips=len(plans),
                     made=sum(r.get('made', False) for r in rows),
                     status=dict(Counter(r['status'] for r in rows)),

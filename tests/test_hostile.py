@@ -112,7 +112,9 @@ def test_4_full_disk_while_extracting_stops_with_exit_2(sample, tmp_path):
         assert re.search(r'[Nn]o space left', line), line
         assert not list((disk/'out').glob('*.txt'))                              # no lists that pretend to be complete
         for clip in (disk/'out'/'global_crops').glob('*/clip_*'):               # what is there is whole
-            assert len(list(clip.glob('img_*.jpg'))) > 0
+            first, stop = json.loads((clip/'.clip.json').read_text())['window']
+            assert sorted(p.name for p in clip.glob('img_*.jpg')) == [f'img_{k:05d}.jpg' for k in range(1, stop - first + 1)]
+        assert not list((disk/'out'/'global_crops').glob('*/.clip_*.tmp'))      # and nothing half-made
     res = extract(sample, sample/'videos', tmp_path/'o2', '--box-scale', '-1')
     one_line_error(res, 'box-scale')
     assert not (tmp_path/'o2'/'global_crops').exists()
