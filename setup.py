@@ -1,5 +1,7 @@
 from configparser import ConfigParser
-import setuptools, shlex
+from pathlib import Path
+from setuptools.command.build_py import build_py
+import setuptools, shlex, shutil
 
 # note: all settings are in settings.ini; edit there, not here
 config = ConfigParser(delimiters=['='])
@@ -36,7 +38,15 @@ if pkg_data:
 # Add package data to setup_cfg for setuptools.setup(..., **setup_cfg)
 setup_cfg['package_data'] = package_data
 
+class BuildPy(build_py):
+    "Ship nbs/pipeline.ipynb inside the package, where `run.pipeline_notebook` finds it through importlib.resources"
+    def run(self):
+        super().run()
+        src = Path(__file__).resolve().parent/cfg['nbs_path']/'pipeline.ipynb'
+        if src.is_file(): shutil.copyfile(src, Path(self.build_lib)/cfg['lib_name']/'pipeline.ipynb')
+
 setuptools.setup(
+    cmdclass = {'build_py': BuildPy},
     name = cfg['lib_name'],
     license = lic[0],
     classifiers = [

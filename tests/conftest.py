@@ -12,5 +12,5 @@ def run(*args, check=False):
 def sample(tmp_path_factory):
     "A 12-video synthetic MS-ASL folder (annotation files + videos/)"
     out = tmp_path_factory.mktemp('sample')
-    run('msasl-make-sample', str(out), '--n_videos', '12', '--seed', '7', check=True)
+    run('msasl-make-sample', str(out), '--n-videos', '12', '--seed', '7', check=True)
     return out

@@ -21,7 +21,7 @@ def tree(root): return {str(p.relative_to(root)): p.read_bytes() for p in sorted
 @pytest.fixture(scope='module')
 def captioned(tmp_path_factory):
     d = tmp_path_factory.mktemp('captioned')
-    run('msasl-make-sample', str(d/'s'), '--n_videos', '12', '--seed', '7', '--captions', check=True)
+    run('msasl-make-sample', str(d/'s'), '--n-videos', '12', '--seed', '7', '--captions', check=True)
     plain, hidden = d/'plain', d/'hidden'
     assert extract(d/'s', plain).returncode == 0
     res = extract(d/'s', hidden, '--hide-captions')
@@ -64,7 +64,7 @@ def test_a_rerun_changes_nothing(captioned, tmp_path):
 
 def test_check_crops_reads_the_crops_again(captioned):
     sample, plain, hidden, _ = captioned
-    res = run('msasl-check-crops', str(hidden), '--videos', str(sample/'videos'), '--n', '6', '--strict')
+    res = run('msasl-check-crops', str(hidden), '--videos', str(sample/'videos'), '--n-checks', '6', '--strict')
     assert res.returncode == 0 and 'gloss still readable: 0' in res.stdout, res.stdout
 
 def test_missing_extra_is_one_line(captioned, tmp_path):

@@ -21,7 +21,7 @@ def test_make_sample_writes_the_dataset(sample):
     assert not list(sample.rglob('*.tmp*'))
 
 def test_make_sample_is_deterministic(sample, tmp_path):
-    res = run('msasl-make-sample', str(tmp_path/'again'), '--n_videos', '12', '--seed', '7')
+    res = run('msasl-make-sample', str(tmp_path/'again'), '--n-videos', '12', '--seed', '7')
     assert res.returncode == 0, res.stderr
     assert 'wrote 33 records and 12 videos' in res.stdout
     for name in ('MSASL_train.json', 'MSASL_val.json', 'MSASL_test.json', 'MSASL_classes.json', 'sample.json'):
@@ -71,7 +71,7 @@ def test_stats_missing_classes_file(sample, tmp_path):
     one_line_error(run('msasl-stats', str(d)), 'MSASL_classes.json: no such file')
 
 def test_make_sample_user_error(tmp_path):
-    one_line_error(run('msasl-make-sample', str(tmp_path/'s'), '--n_videos', '2'), 'at least 4 videos')
+    one_line_error(run('msasl-make-sample', str(tmp_path/'s'), '--n-videos', '2'), 'at least 4 videos')
     (tmp_path/'file').write_text('x')
     one_line_error(run('msasl-make-sample', str(tmp_path/'file')), 'msasl-make-sample: error:')
 

@@ -3,7 +3,7 @@ import json, os, shutil, signal, subprocess, threading, time
 from pathlib import Path
 import pytest
 from conftest import run
-from msasl_prep.download import VideoServer, VideoRequestHandler
+from msasl_prep.sample import VideoServer, VideoRequestHandler
 
 SPLITS = ('train', 'val', 'test')
 

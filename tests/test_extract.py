@@ -49,7 +49,7 @@ def test_lists_match_the_plan_and_the_folders(sample, clean):
     for vid, recs in ann.by_video().items():
         idx = index_video(sample/'videos'/f'{vid}.mp4')
         plans, drops = plan_video(recs, idx.n_frames, idx.width, idx.height)
-        for p in plans: expected[p.split].add(p.list_line)
+        for p in plans: expected[p.split].add(str(p.list_line))
     for s in SPLITS:
         lines = (clean/f'{s}.txt').read_text().splitlines()
         assert set(lines) == expected[s] and len(lines) == len(expected[s])
@@ -105,19 +105,22 @@ def test_kill_and_rerun_gives_the_clean_tree(sample, clean, tmp_path):
     cmd = ['msasl-extract-frames', '-s', *[str(sample/f'MSASL_{s}.json') for s in SPLITS],
            '-v', str(sample/'videos'), '-o', str(tmp_path), '-q', '-j', '1']
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(tmp_path.glob('global_crops/*/clip_*'))) < 3: time.sleep(0.01)
+    deadline, kept = time.time() + 60, tmp_path/'extract_report.jsonl'
+    while time.time() < deadline and not (kept.exists() and kept.stat().st_size): time.sleep(0.005)   # a video has finished
     p.send_signal(signal.SIGKILL); p.wait()
     made = list(tmp_path.glob('global_crops/*/clip_*'))
     assert 3 <= len(made) < len(list(clean.glob('global_crops/*/clip_*'))), 'the kill came too late to test anything'
-    for clip in made:                                               # what is under a final name is complete
-        assert len(list(clip.glob('img_*.jpg'))) == json.loads((clip/'.clip.json').read_text())['window'][1] - \
-            json.loads((clip/'.clip.json').read_text())['window'][0]
+    for clip in made:                                               # what is under a final name is complete, and images only
+        assert sorted(p.name for p in clip.iterdir()) == sorted(p.name for p in (clean/clip.relative_to(tmp_path)).iterdir())
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ('video_seconds', 'made')} for r in rows]
+    rows = strip(json.loads(l) for l in kept.read_text().splitlines())   # the killed run kept the rows of the videos it finished
+    assert rows and all(r in strip(report(clean)) for r in rows)
+    for notes in tmp_path.glob('global_crops/*/.clips.json'):       # a note only for a complete clip
+        assert all((notes.parent/name).is_dir() for name in json.loads(notes.read_text()))
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert f'({len(list(clean.glob("global_crops/*/clip_*"))) - len(made)} made now' in res.stdout
     assert tree(tmp_path) == tree(clean)
-    strip = lambda rows: [{k: v for k, v in r.items() if k not in ('video_seconds', 'made')} for r in rows]
     assert strip(report(tmp_path)) == strip(report(clean))
 
 def test_missing_truncated_and_garbage_videos_are_reported(sample, clean, tmp_path):

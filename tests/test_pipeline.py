@@ -3,7 +3,7 @@ import json, shutil
 from pathlib import Path
 import nbformat, pytest
 from conftest import run
-from msasl_prep.download import VideoServer
+from msasl_prep.sample import VideoServer
 
 SPLITS = ('train', 'val', 'test')
 
@@ -18,11 +18,16 @@ def test_demo_builds_the_training_layout(demo):
     d, res = demo
     data = d/'data'
     assert 'layout: as the training configs expect' in res.stdout
+    assert sorted(p.name for p in (data/'msasl_data').glob('MSASL_*.json')) == [f'MSASL_{s}.json' for s in ('classes', 'synonym', 'test', 'train', 'val')]
+    assert len(list((data/'msasl_data'/'videos').glob('*.mp4'))) == 8 and (data/'msasl_data'/'videos'/'manifest.jsonl').is_file()
     for s in SPLITS:
         lines = (data/'msasl'/f'{s}.txt').read_text().splitlines()
         assert lines
-        for k in (100, 200, 500, 1000):                            # top-K lists: the lines with label < K, in order
-            assert (data/'msasl'/f'{s}{k}.txt').read_text().splitlines() == [l for l in lines if int(l.split()[1]) < k]
+        for k in (100, 200, 500, 1000):                            # top-K lists: the lines with label < K, in order, none empty
+            subset = (data/'msasl'/f'{s}{k}.txt').read_text().splitlines()
+            assert subset and subset == [l for l in lines if int(l.split()[1]) < k]
+    clips = [c for c in (data/'msasl'/'global_crops').glob('*/clip_*')]   # clip folders hold images only
+    assert clips and all(all(f.name.startswith('img_') and f.suffix == '.jpg' for f in c.iterdir()) for c in clips)
     assert len((data/'imagenet_train_list.txt').read_text().split()) == 12
     pngs = sorted((data/'msasl'/'checks').glob('*.png'))
     assert len(pngs) == 6 and all(p.stat().st_size > 10_000 for p in pngs)
@@ -75,7 +80,7 @@ def test_check_crops_passes_then_catches_a_shifted_crop(sample, tmp_path):
     srcs = [str(sample/f'MSASL_{s}.json') for s in SPLITS]
     good = tmp_path/'good'
     assert run('msasl-extract-frames', '-s', *srcs, '-v', str(sample/'videos'), '-o', str(good), '-q').returncode == 0
-    res = run('msasl-check-crops', str(good), '--videos', str(sample/'videos'), '--n', '6', '--strict')
+    res = run('msasl-check-crops', str(good), '--videos', str(sample/'videos'), '--n-checks', '6', '--strict')
     assert res.returncode == 0 and 'PASSED' in res.stdout, res.stdout + res.stderr
     assert len(list((good/'checks').glob('*.png'))) == 6
     shifted = tmp_path/'shifted'; shifted.mkdir()                  # the same annotation with every box moved right
@@ -89,9 +94,9 @@ def test_check_crops_passes_then_catches_a_shifted_crop(sample, tmp_path):
               '-o', str(shifted/'out'), '-q')
     assert res.returncode == 0, res.stderr
     shutil.rmtree(good/'global_crops'); shutil.copytree(shifted/'out'/'global_crops', good/'global_crops')
-    res = run('msasl-check-crops', str(good), '--videos', str(sample/'videos'), '--n', '6', '--strict')
+    res = run('msasl-check-crops', str(good), '--videos', str(sample/'videos'), '--n-checks', '6', '--strict')
     assert res.returncode == 1 and 'FAILED' in res.stdout and 'PSNR' in res.stdout, res.stdout
-    assert run('msasl-check-crops', str(good), '--videos', str(sample/'videos'), '--n', '6').returncode == 0   # report only
+    assert run('msasl-check-crops', str(good), '--videos', str(sample/'videos'), '--n-checks', '6').returncode == 0   # report only
     res = run('msasl-check-crops', str(tmp_path/'none'))
     assert res.returncode == 2 and 'no such folder' in res.stderr
 
@@ -104,3 +109,19 @@ def test_pipeline_command(sample, tmp_path):
     assert 'executed notebook:' in res.stdout
     res = run('msasl-pipeline', str(tmp_path/'data'), '-p', 'colour', 'blue')
     assert res.returncode == 2 and 'unknown parameter(s) colour' in res.stderr and res.stderr.count('\n') == 1
+
+def test_pipeline_fails_when_its_checks_fail(demo, tmp_path):
+    d, _ = demo
+    data = tmp_path/'data'; shutil.copytree(d/'data', data, ignore=shutil.ignore_patterns('reports'))
+    clip = sorted((data/'msasl'/'global_crops').glob('*/clip_*'))[0]
+    jpg = clip/'img_00002.jpg'; jpg.write_bytes(jpg.read_bytes()[:500])   # a JPEG cut short, in a clip that counts as complete
+    res = run('msasl-pipeline', str(data), '-q', '-p', 'download', 'false', '-p', 'n_checks', '1')
+    assert res.returncode == 1 and res.stderr.count('\n') == 1, res.stderr[-2000:]
+    assert 'crop checks failed' in res.stderr and 'truncated JPEG' in res.stderr and 'pipeline-' in res.stderr
+    nb = nbformat.read(next((data/'reports').glob('pipeline-*.ipynb')), as_version=4)
+    errors = [o for c in nb.cells for o in c.get('outputs', []) if o.get('output_type') == 'error']
+    assert [e['ename'] for e in errors] == ['ChecksFailed']                 # the executed notebook shows the failure
+    empty = tmp_path/'empty'; (empty/'msasl_data').mkdir(parents=True)     # the annotation, but no video: no clip at all
+    for f in (d/'data'/'msasl_data').glob('MSASL_*.json'): shutil.copy(f, empty/'msasl_data')
+    res = run('msasl-pipeline', str(empty), '-q', '-p', 'download', 'false')
+    assert res.returncode == 1 and 'no clip was made' in res.stderr, res.stderr[-2000:]

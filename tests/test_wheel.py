@@ -1,0 +1,37 @@
+"""The package as a user installs it: a wheel built from this checkout, installed into a fresh virtual environment
+(dependencies from the package registry), runs the offline demo from an empty folder."""
+import json, os, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+def test_the_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
+    wheels = tmp_path/'wheels'
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', str(ROOT), '--no-deps', '-q', '-w', str(wheels)], check=True)
+    wheel = next(wheels.glob('msasl_prep-*.whl'))
+    venv = tmp_path/'venv'
+    subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True)
+    py, bin_ = venv/'bin'/'python', venv/'bin'
+    pip = subprocess.run([str(py), '-m', 'pip', 'install', '-q', '--disable-pip-version-check', str(wheel)], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    home = tmp_path/'home'                          # a user whose own `python3` kernel would run something else entirely
+    (home/'.local/share/jupyter/kernels/python3').mkdir(parents=True)
+    (home/'.local/share/jupyter/kernels/python3'/'kernel.json').write_text(json.dumps(
+        dict(argv=['/bin/false', '{connection_file}'], display_name='not this Python', language='python')))
+    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'JUPYTER_PATH', 'VIRTUAL_ENV', 'PYTHONHOME')}
+    env.update(PATH=f"{bin_}:/usr/bin:/bin", HOME=str(home), MPLBACKEND='Agg')
+    where = subprocess.run([str(py), '-c', 'import msasl_prep; print(msasl_prep.__file__)'], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert where.startswith(str(venv)), where       # the wheel's package, not this checkout
+    empty = tmp_path/'empty'; empty.mkdir()
+    res = subprocess.run([str(bin_/'msasl-demo'), '--n-videos', '6'], cwd=empty, env=env, capture_output=True, text=True, timeout=1200)
+    print(res.stdout)
+    assert res.returncode == 0, res.stderr[-3000:]
+    table = res.stdout.split('clips per split and subset:')[1].splitlines()
+    counts = {l.split()[0]: [int(x) for x in l.split()[1:]] for l in table[2:5]}
+    assert set(counts) == {'train', 'val', 'test'} and all(len(c) == 5 and min(c) > 0 for c in counts.values()), counts
+    reports = list((empty/'msasl-demo'/'data'/'reports').glob('pipeline-*.ipynb'))
+    assert len(reports) == 1
+    nb = json.loads(reports[0].read_text())                         # run by this venv's Python, not the user's `python3`
+    assert not [o for c in nb['cells'] for o in c.get('outputs', []) if o.get('output_type') == 'error']
+    assert len(list((empty/'msasl-demo'/'data'/'msasl'/'checks').glob('*.png'))) == 6
