@@ -30,6 +30,7 @@ min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements') or '')
 captions_requirements = shlex.split(cfg.get('captions_requirements') or '')
+dask_requirements = shlex.split(cfg.get('dask_requirements') or '')
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
@@ -58,7 +59,7 @@ setuptools.setup(
     packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements, 'captions': captions_requirements },
+    extras_require={ 'dev': dev_requirements, 'captions': captions_requirements, 'dask': dask_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

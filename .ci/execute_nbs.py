@@ -4,7 +4,7 @@
     python .ci/execute_nbs.py 08_frames ...   # only these
     python .ci/execute_nbs.py --check         # fail if a documentation notebook lacks its outputs (CI runs this)
 
-The documentation notebooks are the module notebooks `nbs/NN_*.ipynb`. `index.ipynb` is the README's text and
+The documentation notebooks are the module notebooks `nbs/NN_*.ipynb` (and `NNa_*.ipynb`). `index.ipynb` is the README's text and
 `pipeline.ipynb` the template papermill runs (its executed copies go to DATA_DIR/reports/), so neither is executed here.
 A notebook is executed in `nbs/` with the Python running this script, then cleaned with `nbdev_clean` as CI expects.
 """
@@ -23,7 +23,7 @@ def _shows(source:str)->bool:
     return any(n and SHOWN.fullmatch(n) for n in names)
 
 def documentation_notebooks(names=()):
-    nbs = sorted(p for p in NBS.glob('[0-9][0-9]_*.ipynb'))
+    nbs = sorted(p for p in NBS.glob('[0-9][0-9]*_*.ipynb'))
     if names: nbs = [p for p in nbs if p.stem in names or p.name in names]
     return nbs
 

@@ -221,6 +221,8 @@ class Captioner:
                 ):
         self.opts,self.classes,self.synonyms = opts,list(classes),list(synonyms)
         self.readings,self.lock = {},threading.Lock()     # (video path, frame) -> [(box, text, score)]
+    def __getstate__(self): return dict(opts=self.opts, classes=self.classes, synonyms=self.synonyms)   # sent to a cluster worker
+    def __setstate__(self, st): self.__init__(st['opts'], st['classes'], st['synonyms'])
     @property
     def key(self)->dict:
         "What a clip's caption plan depends on besides the video"

@@ -5,7 +5,7 @@
 # %% ../nbs/11_cli.ipynb #85f94e00
 from __future__ import annotations
 import argparse, dataclasses, json, math, os, re, sys, time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from .files import LockedError, OptionError
 from .annotations import (AnnotationError, load_annotations, load_files, annotation_stats, format_stats, get_annotation, read_classes,
@@ -19,6 +19,7 @@ from .lists import split_topk, format_topk, imagenet_paths
 from .captions import CaptionError, CaptionOptions, Captioner, ocr_engine
 from .frames import ExtractionError, ExtractOptions, extract_frames, format_summary
 from .checks import ChecksFailed, MIN_PSNR, check_crops, format_checks
+from .cluster import ClusterError, connect
 from .run import RunError, run_pipeline, parse_value, describe_data_dir, demo
 
 # %% auto #0
@@ -28,7 +29,7 @@ __all__ = ['USER_ERRORS', 'user_errors', 'msasl_stats', 'msasl_get_annotation', 
 
 # %% ../nbs/11_cli.ipynb #9da429d3
 USER_ERRORS = (AnnotationError, SampleError, ExtractionError, VideoError, ListError, RunError, DownloadError, LockedError, CaptionError,
-               OptionError, OSError)
+               ClusterError, OptionError, OSError)
 
 @contextmanager
 def user_errors(prog:str, # command name, printed before the message
@@ -68,6 +69,12 @@ def _options(cls, # an option dataclass
     "`cls` made by keyword from the arguments named like its fields (lists become tuples), and `extra`"
     kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k,v in kw.items()}, **extra)
+
+def _cluster(args:argparse.Namespace):
+    "A Dask runner for `--dask ADDRESS` (see `cluster.connect`; its dashboard link is printed, even with -q), or None: threads here"
+    return connect(args.dask) if args.dask else nullcontext(None)
+
+_DASK_HELP = "run each video as a task on a Dask cluster: local, local:N (N worker processes here) or a scheduler address like tcp://host:8786 (needs pip install 'msasl-prep[dask]')"
 
 # %% ../nbs/11_cli.ipynb #2b5b831d
 def msasl_stats(argv:list|None=None):
@@ -148,6 +155,9 @@ def _download_parser():
     p.add_argument('--remote-components', action='append', default=[], metavar='COMPONENT', help="what yt-dlp may fetch, "
                    "e.g. ejs:github for newer JavaScript challenge solvers (default: nothing)")
     p.add_argument('--proxy', help='proxy URL for yt-dlp')
+    p.add_argument('--source-address', nargs='+', default=[], metavar='IP', help='local addresses to send requests from, dealt out to the '
+                   'workers in turn; each address has its own --max-per-hour budget and pause')
+    p.add_argument('--dask', metavar='ADDRESS', help=_DASK_HELP)
     p.add_argument('--strict', action='store_true', help='exit 1 unless every wanted video is ok')
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     return p
@@ -160,7 +170,8 @@ def msasl_download_videos(argv:list|None=None):
         records,problems = load_files(a.sources)
         wanted = wanted_videos(records, a.splits, a.topk, set(a.ids) if a.ids else None, a.limit)
         opts = _options(DownloadOptions, a)
-        try: s = download_videos(wanted, a.out, opts, bad=problems, progress=not a.quiet)
+        try:
+            with _cluster(a) as cluster: s = download_videos(wanted, a.out, opts, bad=problems, progress=not a.quiet, cluster=cluster)
         except CircuitOpen as e: print(f"msasl-download-videos: {e}", file=sys.stderr); sys.exit(3)
         print(format_download_summary(s) + f"\nmanifest: {Path(a.out)/'manifest.jsonl'}; yt-dlp's messages: {Path(a.out)/'download.log'}")
     if a.strict and set(s['status']) - {'ok'}: sys.exit(1)
@@ -190,6 +201,7 @@ def _extract_parser():
     p.add_argument('--hide-captions', action='store_true', help="hide burned-in text of the gloss in the frames (needs pip install 'msasl-prep[captions]')")
     p.add_argument('--caption-mode', dest='mode', choices=('gloss', 'all'), default=K.mode, help="gloss: hide text that reads as the record's gloss; all: hide all text over the crop (default: %(default)s)")
     p.add_argument('--caption-fill', dest='fill', choices=('blur', 'delogo', 'black'), default=K.fill, help='how to hide it (default: %(default)s)')
+    p.add_argument('--dask', metavar='ADDRESS', help=_DASK_HELP)
     p.add_argument('--strict', action='store_true', help='exit 1 if any clip could not be made')
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     return p
@@ -214,7 +226,9 @@ def msasl_extract_frames(argv:list|None=None):
             ocr_engine()                                          # the extra is there, or one line now
             captioner = Captioner(_options(CaptionOptions, a), *_vocabulary(a.sources))
         t0 = time.perf_counter()
-        s = extract_frames(records, a.videos, a.out, a.workers, a.seed, opts, progress=not a.quiet, problems=problems, captioner=captioner)
+        with _cluster(a) as cluster:
+            s = extract_frames(records, a.videos, a.out, a.workers, a.seed, opts, progress=not a.quiet, problems=problems,
+                               captioner=captioner, cluster=cluster)
         print(format_summary(s) + f"\ninvalid records kept out: {len(problems)}\nreport: {Path(a.out)/'extract_report.jsonl'}; "
               f"lists: {', '.join(str(Path(a.out)/f'{k}.txt') for k in s['clips_per_split'])}; {time.perf_counter() - t0:.1f} s")
     if a.strict and s['status'].get('skipped', 0): sys.exit(1)
@@ -270,10 +284,12 @@ def msasl_pipeline(argv:list|None=None):
     p.add_argument('data_dir', help='DATA_DIR: the annotation is read from DATA_DIR/msasl_data/ unless -p annotation_dir says otherwise')
     p.add_argument('-p', '--parameter', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'),
                    help='a notebook parameter, e.g. -p annotation_dir path/to/MSASL -p topk "[100, 200]" -p limit 50')
+    p.add_argument('--dask', metavar='ADDRESS', help=_DASK_HELP.replace('each video', 'the downloads and extraction, each video'))
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
     with user_errors('msasl-pipeline'):
-        try: nb = run_pipeline(a.data_dir, {k: parse_value(v) for k,v in a.parameter}, progress=not a.quiet)
+        params = {k: parse_value(v) for k,v in a.parameter} | ({'dask': a.dask} if a.dask else {})
+        try: nb = run_pipeline(a.data_dir, params, progress=not a.quiet)
         except CircuitOpen as e: print(f"msasl-pipeline: {e}", file=sys.stderr); sys.exit(3)
         except ChecksFailed as e: print(f"msasl-pipeline: {' '.join(str(e).split())}", file=sys.stderr); sys.exit(1)
         print(describe_data_dir(a.data_dir) + f"\nexecuted notebook: {nb}")

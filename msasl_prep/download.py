@@ -4,24 +4,26 @@
 
 # %% ../nbs/04_download.ipynb #f8d352b8
 from __future__ import annotations
-import functools, json, math, optparse, os, random, re, shutil, subprocess, sys, threading, time
+import fcntl, functools, hashlib, ipaddress, itertools, json, zlib, math, optparse, os, random, re, shutil, socket, subprocess, sys, tempfile, threading, time
 from collections import Counter, defaultdict, deque
+from contextlib import contextmanager
+from types import SimpleNamespace
 from datetime import datetime
 from urllib.parse import urlsplit
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from .annotations import is_video_id
-from .files import write_atomic, append_whole, OutputLock, WriteError, local_write_errno, write_error, stop_on_disk_failure
+from .files import write_atomic, append_whole, OutputLock, WriteError, Lost, local_write_errno, write_error, stop_on_disk_failure
 from .video import VideoError, index_video
 
 # %% auto #0
 __all__ = ['STATUSES', 'TRANSIENT', 'RETRY_NOW', 'YOUTUBE_URL', 'DEFAULT_PER_HOUR', 'DEFAULT_SLEEP', 'ADVICE', 'NO_JS_HINT',
            'MBIT_PER_S', 'MIN_VIDEO_SECONDS', 'DownloadError', 'classify', 'choose_format', 'FormatSelector',
            'WantedVideo', 'wanted_videos', 'Manifest', 'validate_video', 'DownloadOptions', 'CircuitOpen', 'Pacer',
-           'Breaker', 'DownloadLog', 'deno_path', 'ydl_params', 'js_runtime', 'Fetcher', 'fetch_video',
-           'download_videos', 'estimate_bytes', 'check_cookies', 'check_network', 'probe', 'doctor', 'format_doctor',
-           'summarize', 'format_download_summary']
+           'Breaker', 'HostBudget', 'DownloadLog', 'deno_path', 'ydl_params', 'js_runtime', 'Fetcher', 'fetch_video',
+           'download_videos', 'Tripped', 'fetch_remote', 'estimate_bytes', 'check_cookies', 'check_network', 'probe',
+           'doctor', 'format_doctor', 'summarize', 'format_download_summary']
 
 # %% ../nbs/04_download.ipynb #188543ce
 STATUSES = {
@@ -204,6 +206,7 @@ class DownloadOptions:
     cookies_from_browser:str|None=None # BROWSER[+KEYRING][:PROFILE][::CONTAINER], as yt-dlp takes it
     extractor_args:tuple=()       # 'IE_KEY:ARGS' strings for yt-dlp, e.g. 'youtube:player_client=default'
     remote_components:tuple=()    # what yt-dlp may fetch, e.g. 'ejs:github' (newer JS challenge solvers)
+    source_address:tuple=()       # local addresses to send requests from, one per worker in turn; each has its own budget
     def __post_init__(self):
         "Refuse options that would fetch the wrong thing or cannot work, whatever the entry point"
         t = self.url_template
@@ -222,6 +225,9 @@ class DownloadOptions:
                 raise DownloadError(f"{name} must be a number {'above' if name == 'timeout' else 'of at least'} 0, got {v!r}")
         lo,hi = self.pacing()[1]
         if hi < lo: raise DownloadError(f"max_sleep_interval ({hi}) must not be below sleep_interval ({lo})")
+        for a in self.source_address:
+            try: ipaddress.ip_address(a)
+            except ValueError: raise DownloadError(f"source_address must be IP addresses of this machine, got {a!r}") from None
         _parse_rate(self.rate_limit)
         self.ydl_params()
 
@@ -329,6 +335,81 @@ class Breaker:
                 f"way can be limited or banned, so use a spare one); or install a PO token provider plugin "
                 f"(e.g. pip install bgutil-ytdlp-pot-provider).")
 
+# %% ../nbs/04_download.ipynb #b8d44c3f
+class HostBudget:
+    "The pace, the pause and the circuit breaker of one address on this machine, shared by its processes through a file"
+    def __init__(self, key:str, # what the budget belongs to, e.g. 'host|address|site'
+                 opts:DownloadOptions, folder=None, # where the state file lives (default: the system's temporary folder)
+                ):
+        self.path = Path(folder or tempfile.gettempdir())/f"msasl-prep-budget-{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
+        self.per_hour,self.sleep = opts.pacing()
+        self.interval,self.limit,self.lock = (3600 / self.per_hour if self.per_hour else 0.0),opts.breaker,threading.Lock()
+
+    @contextmanager
+    def state(self):
+        "The state, read and written back under an exclusive lock on its file"
+        with self.lock, open(self.path, 'a+') as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            f.seek(0)
+            try: st = json.loads(f.read() or '{}')
+            except ValueError: st = {}
+            yield st
+            f.seek(0); f.truncate(); f.write(json.dumps(st)); f.flush()
+
+    def turn(self, stop:threading.Event)->bool:
+        "Wait for this process's turn to send a video request; False if stopped meanwhile"
+        wait = random.uniform(*self.sleep) if self.sleep[1] > 0 else 0.0
+        with self.state() as st:
+            now = time.time()
+            t = max(now + wait, st.get('next', 0.0))
+            st['next'] = t + self.interval
+            st['starts'] = [x for x in st.get('starts', []) if x > now - 3600] + [t]
+        while (left := t - time.time()) > 0:
+            if stop.wait(min(left, 1)): return False
+        return not stop.is_set()
+
+    def window_left(self)->float:
+        "Seconds until the oldest request of the last hour is an hour old"
+        with self.state() as st:
+            starts = [x for x in st.get('starts', []) if x > time.time() - 3600]
+        return min(3600.0, starts[0] + 3600 - time.time()) if starts else 3600.0
+
+    def trigger(self, base:float, window:float|None=None):
+        "Pause every process of this address: `base` seconds, doubling while it goes on, at least `window`"
+        with self.state() as st:
+            sec = min(max(base, st.get('pause', 0.0) * 2), 3600)
+            if window: sec = max(sec, min(window, 3600))
+            st['pause'],st['until'],st['pauses'] = sec,max(st.get('until', 0.0), time.time() + sec),st.get('pauses', 0) + 1
+
+    def clear(self):
+        with self.state() as st: st['pause'] = 0.0
+
+    def wait(self, stop:threading.Event):
+        "Wait out a pause this address is in"
+        while True:
+            with self.state() as st: left = st.get('until', 0.0) - time.time()
+            if left <= 0 or stop.wait(min(left, 1)): return
+
+    def note(self, status:str)->bool:
+        "Count one answer towards the circuit breaker; True once it has tripped for this address"
+        with self.state() as st:
+            refused = status in Breaker.REFUSALS
+            st['run'] = st.get('run', 0) + 1 if refused else 0
+            if refused: st['last'] = status
+            if self.limit and st['run'] >= self.limit: st['tripped'] = True
+            return st.get('tripped', False)
+
+    def tripped(self)->bool:
+        with self.state() as st: return st.get('tripped', False)
+
+    def advice(self)->str:
+        with self.state() as st: b = Breaker(self.limit); b.run,b.last = st.get('run', 0),st.get('last', '')
+        return b.advice()
+
+    def reset(self):
+        "A new run: the breaker closes again (the pace and any pause stay, as YouTube's memory does)"
+        with self.state() as st: st.update(run=0, tripped=False)
+
 # %% ../nbs/04_download.ipynb #8ab46b8d
 ADVICE = [ # (what yt-dlp says, what to tell the user once per run)
     (r"No supported JavaScript runtime", "yt-dlp found no JavaScript runtime, so YouTube offers it only a few formats and many "
@@ -397,13 +478,16 @@ def js_runtime(ydl)->dict|None:
 
 class Fetcher:
     "One worker's yt-dlp session: fetches videos into `.incoming/` one at a time"
-    def __init__(self, incoming:Path, opts:DownloadOptions, stop:threading.Event, log:DownloadLog|None=None):
+    def __init__(self, incoming:Path, opts:DownloadOptions, stop:threading.Event, log:DownloadLog|None=None,
+                 address:str|None=None, # the local address to send its requests from (yt-dlp's `source_address`)
+                ):
         import yt_dlp
-        self.incoming,self.selector,self.logger = incoming,FormatSelector(),_Logger(log)
+        self.incoming,self.selector,self.logger,self.address = incoming,FormatSelector(),_Logger(log),address
         def hook(status):
             if stop.is_set(): raise _Stop()
         self.ydl = yt_dlp.YoutubeDL({**ydl_params(opts, self.logger), 'format': self.selector, 'progress_hooks': [hook],
-                                     'outtmpl': {'default': str(incoming/'%(id)s.%(ext)s')}})
+                                     'outtmpl': {'default': str(incoming/'%(id)s.%(ext)s')},
+                                     **({'source_address': address} if address else {})})
         self.js_runtime = js_runtime(self.ydl)
 
     def fetch(self, want:WantedVideo, url:str)->Path:
@@ -485,43 +569,57 @@ def _done(row:dict|None, folder:Path, retry_failed:bool)->bool:
         return f.is_file() and f.stat().st_size == row.get('bytes')
     return row['status'] not in TRANSIENT and not retry_failed
 
+def _open_manifest(folder:Path, wanted:list, bad:list, opts:DownloadOptions)->tuple:
+    "`(manifest, videos still to fetch)`; the records with bad ids are filed as `bad_id` without a request"
+    manifest = Manifest(folder)
+    for p in bad:
+        if p.reason == 'bad_video_id':
+            manifest.add(dict(video_id=None, record=f"{Path(p.file).name}[{p.index}]", status='bad_id', reason=p.detail, attempts=0))
+    return manifest,[w for w in wanted if not _done(manifest.get(w.video_id), folder, opts.retry_failed)]
+
 def download_videos(wanted:list, # `WantedVideo`s (see `wanted_videos`)
                     folder, # VIDEOS: gets <id>.mp4, manifest.jsonl, invalid/, .incoming/
                     opts:DownloadOptions=DownloadOptions(),
                     bad:list=(), # `Problem`s of records with bad video ids, recorded as bad_id without any request
                     progress:bool=True,
                     tell=None, # called once per run with advice about what yt-dlp says (default: print to stderr)
+                    cluster=None, # run each video as a task on a Dask cluster (see `cluster.connect`); default: threads here
                    )->dict:
     "Fetch every wanted video not yet done; returns the summary of the manifest for `wanted`"
     folder = Path(folder)
     if not isinstance(opts, DownloadOptions): raise DownloadError(f"opts must be DownloadOptions, got {type(opts).__name__}")
     if opts.cookies and not (c := check_cookies(opts.cookies))['ok']: raise DownloadError(f"cookies {opts.cookies}: {c['detail']}")
-    with OutputLock(folder): return _download_locked(wanted, folder, opts, bad, progress, tell)
+    with OutputLock(folder):
+        if cluster is not None:
+            cluster.check_shared(folder)
+            return _download_on_cluster(wanted, folder.resolve(), opts, bad, progress, cluster)
+        return _download_locked(wanted, folder, opts, bad, progress, tell)
 
 def _download_locked(wanted, folder, opts, bad, progress, tell)->dict:
     from tqdm import tqdm
     incoming = folder/'.incoming'; incoming.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(folder)
-    for p in bad:
-        if p.reason == 'bad_video_id':
-            manifest.add(dict(video_id=None, record=f"{Path(p.file).name}[{p.index}]", status='bad_id', reason=p.detail, attempts=0))
-    todo = [w for w in wanted if not _done(manifest.get(w.video_id), folder, opts.retry_failed)]
+    manifest,todo = _open_manifest(folder, wanted, bad, opts)
     session,local = _Session(folder, opts, tell),threading.local()
-    stop,pause = session.stop,session.pause
-    plan = session.pacer.describe(len(todo), opts.workers)
+    stop,addresses = session.stop,list(opts.source_address) or [None]
+    lanes = {a: SimpleNamespace(stop=stop, pacer=Pacer(*opts.pacing()), pause=_Pause(), breaker=session.breaker, log=session.log)
+             for a in addresses}                  # each address its own pace and pause; the breaker is the run's
+    turns = itertools.count()
+    plan = lanes[addresses[0]].pacer.describe(-(-len(todo) // len(lanes)), opts.workers) + (f" on each of {len(lanes)} addresses" if len(lanes) > 1 else '')
     counts = Counter()
     if progress and todo: tqdm.write(f"fetching {plan}", file=sys.stderr)
     bar = tqdm(total=len(todo), desc='downloading', unit='video', disable=not progress)
     def work(w):
-        if not hasattr(local, 'fetcher'): local.fetcher = Fetcher(incoming, opts, stop, session.log)
-        return fetch_video(w, local.fetcher, folder, opts, session)
+        if not hasattr(local, 'fetcher'):        # a worker thread takes the next address, and keeps it
+            a = addresses[next(turns) % len(addresses)]
+            local.fetcher,local.lane = Fetcher(incoming, opts, stop, session.log, a),lanes[a]
+        return fetch_video(w, local.fetcher, folder, opts, local.lane)
     pool,recorded = ThreadPoolExecutor(max(1, opts.workers)),set()
     def record(f):
         recorded.add(f)
         row = None if f.cancelled() or f.exception() else f.result()
         if row is None: return
         manifest.add(row); counts['ok' if row['status'] == 'ok' else 'failed'] += 1
-        bar.update(); bar.set_postfix(ok=counts['ok'], failed=counts['failed'], paused=pause.count)
+        bar.update(); bar.set_postfix(ok=counts['ok'], failed=counts['failed'], paused=sum(l.pause.count for l in lanes.values()))
     futures,failure = [pool.submit(work, w) for w in todo],None
     try:
         for f in _as_done(futures):
@@ -549,6 +647,78 @@ def _as_done(futures):
     while pending:
         done,pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
         yield from done
+
+# %% ../nbs/04_download.ipynb #d39100c8
+@dataclass(frozen=True)
+class Tripped:
+    "A worker's answer when the circuit breaker of its address has tripped: the video was not tried there"
+    worker:str   # the Dask worker
+    where:str    # its machine and address, for people
+    advice:str
+
+_WORKER = {}   # in a worker process: 'address' given to it, and (folder, opts, address) -> its fetcher, lane and budget
+
+def _take_address(address:str|None):
+    "Runs on a worker: the source address its downloads use from now on"
+    _WORKER['address'] = address
+
+def _worker_kit(folder:Path, opts:DownloadOptions)->tuple:
+    address = _WORKER.get('address')
+    if 'address' not in _WORKER and opts.source_address:      # a worker that joined (or restarted) after the run began
+        from distributed import get_worker
+        address = opts.source_address[zlib.crc32(get_worker().address.encode()) % len(opts.source_address)]
+    key = (str(folder), opts, address)
+    if key not in _WORKER:
+        host = socket.gethostname()
+        site = urlsplit(opts.url_template.replace('{id}', 'x')).hostname or ''
+        budget = HostBudget(f"{host}|{address or ''}|{site}", opts)
+        stop,log = threading.Event(),DownloadLog(folder/'download.log', tell=lambda advice: None)   # workers log; the driver tells
+        (folder/'.incoming').mkdir(parents=True, exist_ok=True)
+        lane = SimpleNamespace(stop=stop, pacer=budget, pause=budget, breaker=budget, log=log)
+        _WORKER[key] = (Fetcher(folder/'.incoming', opts, stop, log, address), lane, budget, f"{host}" + (f" ({address})" if address else ''))
+    return _WORKER[key]
+
+def _reset_budget(folder:str, opts:DownloadOptions):
+    "Runs on a worker at the start of a run: its address's circuit breaker closes again"
+    _worker_kit(Path(folder), opts)[2].reset()
+
+def fetch_remote(want:WantedVideo, # the video
+                 folder:str, # VIDEOS, as every worker sees it
+                 opts:DownloadOptions,
+                )->dict|Tripped|None:
+    "The download unit on a cluster worker: fetch, validate and file one video; its manifest row, or `Tripped`"
+    from distributed import get_worker
+    folder = Path(folder)
+    fetcher,lane,budget,where = _worker_kit(folder, opts)
+    if budget.tripped(): return Tripped(get_worker().address, where, budget.advice())
+    lane.stop.clear()
+    row = fetch_video(want, fetcher, folder, opts, lane)
+    if row is None and budget.tripped(): return Tripped(get_worker().address, where, budget.advice())
+    return row
+
+def _download_on_cluster(wanted, folder, opts, bad, progress, cluster)->dict:
+    from tqdm import tqdm
+    manifest,todo = _open_manifest(folder, wanted, bad, opts)
+    workers = cluster.workers()
+    for i,w in enumerate(workers): cluster.run(_take_address, opts.source_address[i % len(opts.source_address)] if opts.source_address else None, workers=[w])
+    cluster.run(_reset_budget, str(folder), opts)
+    counts,tripped,stopped = Counter(),{},None
+    with tqdm(total=len(todo), desc='downloading', unit='video', disable=not progress) as bar:
+        try:
+            for vid,row in cluster.map(fetch_remote, {w.video_id: (w, str(folder), opts) for w in todo}):
+                if isinstance(row, Tripped):
+                    tripped[row.where] = row.advice
+                    if not cluster.retry(vid, avoid=row.worker): stopped = row.advice; break   # every worker's breaker is open
+                    continue
+                if isinstance(row, Lost):
+                    row = dict(video_id=vid, status='error', reason=f"the worker fetching it died each time it was tried: {row.reason}",
+                               bytes=0, attempts=0, seconds=0.0, url=opts.url_template.format(id=vid))
+                if row is None: continue
+                manifest.add(row); counts['ok' if row['status'] == 'ok' else 'failed'] += 1
+                bar.update(); bar.set_postfix(ok=counts['ok'], failed=counts['failed'], stopped=len(tripped))
+        finally: manifest.compact()
+    if stopped: raise CircuitOpen(f"on every worker ({', '.join(sorted(tripped))}): {stopped}")
+    return {**summarize(manifest, wanted), 'pace': f"{len(todo):,} videos on {len(workers)} workers"}
 
 # %% ../nbs/04_download.ipynb #3e0805a3
 MBIT_PER_S = {144: 0.1, 240: 0.25, 360: 0.5, 480: 0.9, 720: 1.9, 1080: 3.5, 1440: 8.0, 2160: 16.0}  # typical YouTube H.264 at a height

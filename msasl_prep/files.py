@@ -6,11 +6,12 @@
 from __future__ import annotations
 import errno, fcntl, os, secrets, shutil, time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['LOCAL_WRITE_ERRNOS', 'LOCK_NAME', 'TRASH_PREFIX', 'write_atomic', 'append_whole', 'WriteError', 'local_write_errno',
-           'write_error', 'stop_on_disk_failure', 'LockedError', 'OutputLock', 'remove_tree', 'OptionError']
+           'write_error', 'stop_on_disk_failure', 'LockedError', 'OutputLock', 'remove_tree', 'OptionError', 'Lost']
 
 # %% ../nbs/00_files.ipynb #3e23a8a7
 def write_atomic(path, # the file to (re)write
@@ -131,3 +132,9 @@ def remove_tree(path, # a folder (or nothing)
 # %% ../nbs/00_files.ipynb #6394027e
 class OptionError(ValueError):
     "An option or parameter that cannot work; the message names it and what it must be"
+
+# %% ../nbs/00_files.ipynb #27cda8fe
+@dataclass(frozen=True)
+class Lost:
+    "A unit of work that never finished: the workers running it kept dying"
+    reason:str

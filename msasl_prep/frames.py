@@ -11,7 +11,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from .annotations import is_video_id
-from .files import (write_atomic, append_whole, OutputLock, OptionError, local_write_errno, write_error, stop_on_disk_failure,
+from .files import (write_atomic, append_whole, OutputLock, OptionError, Lost, local_write_errno, write_error, stop_on_disk_failure,
                               remove_tree, TRASH_PREFIX)
 from .video import run_ffmpeg, VideoError, VideoIndex, index_video, keyframe_before
 from .clips import ClipOptions, ClipPlan, plan_video
@@ -20,7 +20,7 @@ from .captions import Captioner, hide_filter
 
 # %% auto #0
 __all__ = ['NOTES', 'decode_ranges', 'ExtractionError', 'run_range', 'ExtractOptions', 'write_notes', 'load_notes', 'VideoPlan',
-           'plan_extraction', 'make_range', 'report_rows', 'extract_video', 'summarize', 'extract_frames',
+           'plan_extraction', 'make_range', 'report_rows', 'extract_video', 'summarize', 'run_videos', 'extract_frames',
            'format_summary']
 
 # %% ../nbs/08_frames.ipynb #8dbb1ee5
@@ -300,6 +300,25 @@ def summarize(records:list, # the records asked for
                  captions_over_signer=sum(any(h['overlaps_signer'] for h in c['hidden']) for c in caps))
     return s
 
+def run_videos(by_video:dict, # video id -> its records
+               videos, out, opts:ExtractOptions, captioner:Captioner|None,
+               workers:int=1, # threads here (with their decode ranges on as many more)
+               cluster=None, # or a Dask cluster runner
+              ):
+    "`(video_id, (plans_done, report_rows))` for every video, as each finishes: `extract_video` on threads here, or as cluster tasks"
+    if cluster is not None:                        # paths as every worker sees them; a lost task skips its clips, said so
+        jobs = {vid: (vid, recs, str(Path(videos).resolve()), str(Path(out).resolve()), opts, captioner) for vid,recs in sorted(by_video.items())}
+        for vid,res in cluster.map(extract_video, jobs):
+            yield vid,(([], [_row('skipped', r, 'worker_lost', detail=res.reason) for r in by_video[vid]]) if isinstance(res, Lost) else res)
+        return
+    with ThreadPoolExecutor(workers, 'ranges') as ranges, ThreadPoolExecutor(workers, 'videos') as pool:
+        runs = {pool.submit(extract_video, vid, recs, videos, out, opts, captioner, ranges): vid for vid,recs in sorted(by_video.items())}
+        try:
+            for f in as_completed(runs): yield runs[f],f.result()
+        except BaseException:                      # stopped (Ctrl-C, a full disk): nothing new starts
+            for f in runs: f.cancel()
+            raise
+
 def extract_frames(records:list, # valid records (e.g. `load_annotations(...).records`)
                    videos, # folder of <video_id>.mp4
                    out, # output folder: gets global_crops/, train.txt, val.txt, test.txt, extract_report.jsonl
@@ -309,6 +328,7 @@ def extract_frames(records:list, # valid records (e.g. `load_annotations(...).re
                    progress:bool=True,
                    problems:list=(), # `Problem`s of invalid records, to name in the report too
                    captioner:Captioner|None=None, # hide captions of the gloss (see `captions.Captioner`)
+                   cluster=None, # run each video as a task on a Dask cluster (see `cluster.connect`); default: threads here
                   )->dict:
     "Extract every clip of `records`; return a summary (counts by status and reason, clips per split)"
     from tqdm import tqdm
@@ -320,20 +340,14 @@ def extract_frames(records:list, # valid records (e.g. `load_annotations(...).re
         crops.mkdir(parents=True, exist_ok=True)
         by_video = defaultdict(list)
         for r in records: by_video[r.video_id].append(r)
+        if cluster is not None: cluster.check_shared(out, videos)
         with stop_on_disk_failure(f"the report in {out}"): write_atomic(report, '')
         plans,rows = [],[]
-        with ThreadPoolExecutor(n, 'ranges') as ranges, ThreadPoolExecutor(n, 'videos') as pool, \
-             tqdm(total=len(by_video), desc='extracting', unit='video', disable=not progress) as bar:
-            runs = [pool.submit(extract_video, vid, recs, videos, crops, opts, captioner, ranges) for vid,recs in sorted(by_video.items())]
-            try:
-                for f in as_completed(runs):
-                    done,got = f.result()
-                    plans += done; rows += got
-                    with stop_on_disk_failure(f"the report in {out}"): append_whole(report, ''.join(json.dumps(r) + '\n' for r in got).encode())
-                    bar.update(); bar.set_postfix(clips=len(plans), skipped=sum(r['status'] == 'skipped' for r in rows))
-            except BaseException:
-                for f in runs: f.cancel()
-                raise
+        with tqdm(total=len(by_video), desc='extracting', unit='video', disable=not progress) as bar:
+            for vid,(done,got) in run_videos(by_video, videos, crops, opts, captioner, n, cluster):
+                plans += done; rows += got
+                with stop_on_disk_failure(f"the report in {out}"): append_whole(report, ''.join(json.dumps(r) + '\n' for r in got).encode())
+                bar.update(); bar.set_postfix(clips=len(plans), skipped=sum(r['status'] == 'skipped' for r in rows))
         splits = sorted({r.split for r in records}, key=lambda s: (SPLIT_LISTS + (s,)).index(s))
         rows.sort(key=lambda r: (r['video_id'], r.get('clip', ''), r['split'], r['record']))
         rows += [dict(status='invalid', file=Path(p.file).name, record=p.index, reason=p.reason, detail=p.detail) for p in problems]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json, os, sys, tempfile, time
 from contextlib import contextmanager
 from pathlib import Path
+from .files import OptionError
 
 # %% auto #0
 __all__ = ['PARAMETERS', 'KERNEL', 'RunError', 'pipeline_notebook', 'parse_value', 'check_parameters', 'run_pipeline',
@@ -36,6 +37,11 @@ _SPLIT_NAMES = ('train', 'val', 'test')
 _whole = lambda v, lo=None, hi=None: type(v) is int and (lo is None or v >= lo) and (hi is None or v <= hi)
 _path = lambda v: isinstance(v, str) and v.strip() != ''
 
+def _dask_address(v)->bool:
+    from msasl_prep.cluster import parse_address
+    try: parse_address(v); return isinstance(v, str)
+    except OptionError: return False
+
 def _template(v)->bool:
     if not isinstance(v, str) or '{id}' not in v: return False
     try: v.format(id='abcdefghijk'); return True
@@ -58,6 +64,7 @@ PARAMETERS = { # name: (what it must be, the check)
     'imagenet_root': ('null or a folder path', lambda v: v is None or _path(v)),
     'n_checks': ('a whole number of at least 0', lambda v: _whole(v, 0)),
     'hide_captions': ('true or false', lambda v: isinstance(v, bool)),
+    'dask': ('null, local, local:N or a Dask scheduler address like tcp://host:8786', lambda v: v is None or _dask_address(v)),
 }
 
 def check_parameters(params:dict, # pipeline parameters by name
