@@ -1,7 +1,7 @@
 from configparser import ConfigParser
 from pathlib import Path
 from setuptools.command.build_py import build_py
-import setuptools, shlex, shutil
+import setuptools, shlex, shutil, sys, tempfile
 
 # note: all settings are in settings.ini; edit there, not here
 config = ConfigParser(delimiters=['='])
@@ -46,8 +46,14 @@ class BuildPy(build_py):
         src = Path(__file__).resolve().parent/cfg['nbs_path']/'pipeline.ipynb'
         if src.is_file(): shutil.copyfile(src, Path(self.build_lib)/cfg['lib_name']/'pipeline.ipynb')
 
+# Build files and egg-info go to a temporary folder, not into the checkout, whose top level holds only the project's own.
+# Only the legacy `setup.py develop` (pip install -e without --use-pep517) needs its egg-info beside the package.
+_scratch = tempfile.mkdtemp(prefix='msasl-prep-build-')
+_places = {} if 'develop' in sys.argv else {'egg_info': {'egg_base': _scratch}, 'build': {'build_base': _scratch}}
+
 setuptools.setup(
     cmdclass = {'build_py': BuildPy},
+    options = _places,
     name = cfg['lib_name'],
     license = lic[0],
     classifiers = [

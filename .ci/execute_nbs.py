@@ -27,9 +27,9 @@ def documentation_notebooks(names=()):
     if names: nbs = [p for p in nbs if p.stem in names or p.name in names]
     return nbs
 
-def _slow(cell)->bool: return any(l.strip().startswith('#| slow') for l in cell.source.splitlines()[:3])
-
 def _flags(cell)->set: return {l.strip()[3:].strip() for l in cell.source.splitlines() if l.strip().startswith('#|')}
+
+def _slow(cell)->bool: return 'slow' in _flags(cell)
 
 def problems(path:Path)->list:
     "Why `path` does not carry the outputs a reader should see ([] if it does)"

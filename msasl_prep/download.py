@@ -5,7 +5,7 @@
 # %% ../nbs/04_download.ipynb #f8d352b8
 from __future__ import annotations
 import fcntl, functools, hashlib, ipaddress, itertools, json, zlib, math, optparse, os, random, re, shutil, socket, subprocess, sys, tempfile, threading, time
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from types import SimpleNamespace
 from datetime import datetime
@@ -259,31 +259,37 @@ class CircuitOpen(DownloadError):
 class _Stop(Exception): "Raised from yt-dlp's progress hook to abandon a download"
 
 # %% ../nbs/04_download.ipynb #6874b5fa
+class _Memory:
+    "State shared by the threads of this process"
+    def __init__(self): self.data,self.lock = {},threading.Lock()
+    @contextmanager
+    def __call__(self):
+        with self.lock: yield self.data
+
 class Pacer:
     "Spreads the video requests of all workers: starts at least `3600 / per_hour` s apart, each after a random wait"
-    def __init__(self, per_hour:float=0, sleep:tuple=(0.0, 0.0)):
-        self.per_hour,self.sleep = per_hour,sleep
+    def __init__(self, per_hour:float=0, sleep:tuple=(0.0, 0.0),
+                 state=None, # where the pace is kept (default: in this process; see `HostBudget` for one shared by processes)
+                ):
+        self.per_hour,self.sleep,self.state = per_hour,sleep,state or _Memory()
         self.interval = 3600 / per_hour if per_hour else 0.0
-        self.next,self.lock,self.starts = 0.0,threading.Lock(),deque()
 
     def turn(self, stop:threading.Event)->bool:
         "Wait for this worker's turn to send a video request; False if stopped meanwhile"
         wait = random.uniform(*self.sleep) if self.sleep[1] > 0 else 0.0
-        with self.lock:
-            now = time.monotonic()
-            t = max(now + wait, self.next)
-            self.next = t + self.interval
-            self.starts.append(t)
-        while (left := t - time.monotonic()) > 0:
+        with self.state() as st:
+            now = time.time()
+            t = max(now + wait, st.get('next', 0.0))
+            st['next'] = t + self.interval
+            st['starts'] = [x for x in st.get('starts', []) if x > now - 3600] + [t]
+        while (left := t - time.time()) > 0:
             if stop.wait(min(left, 1)): return False
         return not stop.is_set()
 
     def window_left(self)->float:
         "Seconds until the oldest request of the last hour is an hour old (an hour if there was none)"
-        with self.lock:
-            now = time.monotonic()
-            while self.starts and self.starts[0] < now - 3600: self.starts.popleft()
-            return min(3600.0, self.starts[0] + 3600 - now) if self.starts else 3600.0
+        with self.state() as st: starts = [x for x in st.get('starts', []) if x > time.time() - 3600]
+        return min(3600.0, starts[0] + 3600 - time.time()) if starts else 3600.0
 
     def eta(self, videos:int, workers:int)->float:
         "Seconds that pacing alone implies for `videos` requests"
@@ -299,31 +305,43 @@ class Pacer:
 
 class _Pause:
     "A pause every worker respects: set when the server says to slow down"
-    def __init__(self): self.until,self.seconds,self.lock,self.count = 0.0,0.0,threading.Lock(),0
+    def __init__(self, state=None): self.state = state or _Memory()
+    seconds = property(lambda self: self._get('pause', 0.0), doc="the length of the last pause; doubles while 429s continue")
+    count = property(lambda self: self._get('pauses', 0), doc="pauses so far")
+    def _get(self, key, default):
+        with self.state() as st: return st.get(key, default)
     def trigger(self, base:float, # seconds for a first 429; doubles while they continue
                 window:float|None=None, # at least this long (the rest of the session's hour window)
                ):
-        with self.lock:
-            self.seconds = min(max(base, self.seconds * 2), 3600)
-            if window: self.seconds = max(self.seconds, min(window, 3600))
-            self.count += 1
-            self.until = max(self.until, time.monotonic() + self.seconds)
+        with self.state() as st:
+            sec = min(max(base, st.get('pause', 0.0) * 2), 3600)
+            if window: sec = max(sec, min(window, 3600))
+            st['pause'],st['until'],st['pauses'] = sec,max(st.get('until', 0.0), time.time() + sec),st.get('pauses', 0) + 1
     def clear(self):
-        with self.lock: self.seconds = 0.0
+        with self.state() as st: st['pause'] = 0.0
     def wait(self, stop:threading.Event):
-        while (left := self.until - time.monotonic()) > 0 and not stop.is_set(): stop.wait(min(left, 1))
+        while (left := self._get('until', 0.0) - time.time()) > 0 and not stop.is_set(): stop.wait(min(left, 1))
 
 class Breaker:
     "Trips after `limit` rate-limit or bot-check answers in a row, across workers (never when `limit` is 0)"
     REFUSALS = ('rate_limited', 'bot_check')
-    def __init__(self, limit:int=10): self.limit,self.run,self.tripped,self.last,self.lock = limit,0,False,'',threading.Lock()
+    def __init__(self, limit:int=10, state=None): self.limit,self.state = limit,state or _Memory()
+    def _get(self, key, default):
+        with self.state() as st: return st.get(key, default)
+    tripped = property(lambda self: self._get('tripped', False))
+    run = property(lambda self: self._get('run', 0), doc="refusals in a row")
+    last = property(lambda self: self._get('last', ''), doc="the last refusal")
     def note(self, status:str)->bool:
         "Count one answer; True once the breaker has tripped"
-        with self.lock:
-            self.run = self.run + 1 if status in self.REFUSALS else 0
-            if status in self.REFUSALS: self.last = status
-            if self.limit and self.run >= self.limit: self.tripped = True
-            return self.tripped
+        with self.state() as st:
+            refused = status in self.REFUSALS
+            st['run'] = st.get('run', 0) + 1 if refused else 0
+            if refused: st['last'] = status
+            if self.limit and st['run'] >= self.limit: st['tripped'] = True
+            return st.get('tripped', False)
+    def reset(self):
+        "Closed again (a new run)"
+        with self.state() as st: st.update(run=0, tripped=False)
     def advice(self)->str:
         "The paragraph a user reads when the breaker stopped the run"
         what = "a bot check (\"Sign in to confirm you're not a bot\")" if self.last == 'bot_check' else \
@@ -336,18 +354,11 @@ class Breaker:
                 f"(e.g. pip install bgutil-ytdlp-pot-provider).")
 
 # %% ../nbs/04_download.ipynb #b8d44c3f
-class HostBudget:
-    "The pace, the pause and the circuit breaker of one address on this machine, shared by its processes through a file"
-    def __init__(self, key:str, # what the budget belongs to, e.g. 'host|address|site'
-                 opts:DownloadOptions, folder=None, # where the state file lives (default: the system's temporary folder)
-                ):
-        self.path = Path(folder or tempfile.gettempdir())/f"msasl-prep-budget-{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
-        self.per_hour,self.sleep = opts.pacing()
-        self.interval,self.limit,self.lock = (3600 / self.per_hour if self.per_hour else 0.0),opts.breaker,threading.Lock()
-
+class _File:
+    "State kept in a JSON file, changed under an exclusive lock: shared by the processes of one machine"
+    def __init__(self, path): self.path,self.lock = Path(path),threading.Lock()
     @contextmanager
-    def state(self):
-        "The state, read and written back under an exclusive lock on its file"
+    def __call__(self):
         with self.lock, open(self.path, 'a+') as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             f.seek(0)
@@ -356,59 +367,14 @@ class HostBudget:
             yield st
             f.seek(0); f.truncate(); f.write(json.dumps(st)); f.flush()
 
-    def turn(self, stop:threading.Event)->bool:
-        "Wait for this process's turn to send a video request; False if stopped meanwhile"
-        wait = random.uniform(*self.sleep) if self.sleep[1] > 0 else 0.0
-        with self.state() as st:
-            now = time.time()
-            t = max(now + wait, st.get('next', 0.0))
-            st['next'] = t + self.interval
-            st['starts'] = [x for x in st.get('starts', []) if x > now - 3600] + [t]
-        while (left := t - time.time()) > 0:
-            if stop.wait(min(left, 1)): return False
-        return not stop.is_set()
-
-    def window_left(self)->float:
-        "Seconds until the oldest request of the last hour is an hour old"
-        with self.state() as st:
-            starts = [x for x in st.get('starts', []) if x > time.time() - 3600]
-        return min(3600.0, starts[0] + 3600 - time.time()) if starts else 3600.0
-
-    def trigger(self, base:float, window:float|None=None):
-        "Pause every process of this address: `base` seconds, doubling while it goes on, at least `window`"
-        with self.state() as st:
-            sec = min(max(base, st.get('pause', 0.0) * 2), 3600)
-            if window: sec = max(sec, min(window, 3600))
-            st['pause'],st['until'],st['pauses'] = sec,max(st.get('until', 0.0), time.time() + sec),st.get('pauses', 0) + 1
-
-    def clear(self):
-        with self.state() as st: st['pause'] = 0.0
-
-    def wait(self, stop:threading.Event):
-        "Wait out a pause this address is in"
-        while True:
-            with self.state() as st: left = st.get('until', 0.0) - time.time()
-            if left <= 0 or stop.wait(min(left, 1)): return
-
-    def note(self, status:str)->bool:
-        "Count one answer towards the circuit breaker; True once it has tripped for this address"
-        with self.state() as st:
-            refused = status in Breaker.REFUSALS
-            st['run'] = st.get('run', 0) + 1 if refused else 0
-            if refused: st['last'] = status
-            if self.limit and st['run'] >= self.limit: st['tripped'] = True
-            return st.get('tripped', False)
-
-    def tripped(self)->bool:
-        with self.state() as st: return st.get('tripped', False)
-
-    def advice(self)->str:
-        with self.state() as st: b = Breaker(self.limit); b.run,b.last = st.get('run', 0),st.get('last', '')
-        return b.advice()
-
-    def reset(self):
-        "A new run: the breaker closes again (the pace and any pause stay, as YouTube's memory does)"
-        with self.state() as st: st.update(run=0, tripped=False)
+def HostBudget(key:str, # what the budget belongs to, e.g. 'host|address|site'
+               opts:DownloadOptions,
+               folder=None, # where the state file lives (default: the system's temporary folder)
+              )->SimpleNamespace:
+    "The `pacer`, `pause` and `breaker` of one address on this machine, shared by its processes through one file"
+    path = Path(folder or tempfile.gettempdir())/f"msasl-prep-budget-{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
+    state = _File(path)
+    return SimpleNamespace(path=path, pacer=Pacer(*opts.pacing(), state=state), pause=_Pause(state), breaker=Breaker(opts.breaker, state))
 
 # %% ../nbs/04_download.ipynb #8ab46b8d
 ADVICE = [ # (what yt-dlp says, what to tell the user once per run)
@@ -656,7 +622,7 @@ class Tripped:
     where:str    # its machine and address, for people
     advice:str
 
-_WORKER = {}   # in a worker process: 'address' given to it, and (folder, opts, address) -> its fetcher, lane and budget
+_WORKER = {}   # in a worker process: 'address' given to it, and (folder, opts, address) -> its fetcher, its lane (budget) and a name
 
 def _take_address(address:str|None):
     "Runs on a worker: the source address its downloads use from now on"
@@ -674,13 +640,13 @@ def _worker_kit(folder:Path, opts:DownloadOptions)->tuple:
         budget = HostBudget(f"{host}|{address or ''}|{site}", opts)
         stop,log = threading.Event(),DownloadLog(folder/'download.log', tell=lambda advice: None)   # workers log; the driver tells
         (folder/'.incoming').mkdir(parents=True, exist_ok=True)
-        lane = SimpleNamespace(stop=stop, pacer=budget, pause=budget, breaker=budget, log=log)
-        _WORKER[key] = (Fetcher(folder/'.incoming', opts, stop, log, address), lane, budget, f"{host}" + (f" ({address})" if address else ''))
+        lane = SimpleNamespace(stop=stop, pacer=budget.pacer, pause=budget.pause, breaker=budget.breaker, log=log)
+        _WORKER[key] = (Fetcher(folder/'.incoming', opts, stop, log, address), lane, f"{host}" + (f" ({address})" if address else ''))
     return _WORKER[key]
 
 def _reset_budget(folder:str, opts:DownloadOptions):
     "Runs on a worker at the start of a run: its address's circuit breaker closes again"
-    _worker_kit(Path(folder), opts)[2].reset()
+    _worker_kit(Path(folder), opts)[1].breaker.reset()
 
 def fetch_remote(want:WantedVideo, # the video
                  folder:str, # VIDEOS, as every worker sees it
@@ -689,11 +655,11 @@ def fetch_remote(want:WantedVideo, # the video
     "The download unit on a cluster worker: fetch, validate and file one video; its manifest row, or `Tripped`"
     from distributed import get_worker
     folder = Path(folder)
-    fetcher,lane,budget,where = _worker_kit(folder, opts)
-    if budget.tripped(): return Tripped(get_worker().address, where, budget.advice())
+    fetcher,lane,where = _worker_kit(folder, opts)
+    if lane.breaker.tripped: return Tripped(get_worker().address, where, lane.breaker.advice())
     lane.stop.clear()
     row = fetch_video(want, fetcher, folder, opts, lane)
-    if row is None and budget.tripped(): return Tripped(get_worker().address, where, budget.advice())
+    if row is None and lane.breaker.tripped: return Tripped(get_worker().address, where, lane.breaker.advice())
     return row
 
 def _download_on_cluster(wanted, folder, opts, bad, progress, cluster)->dict:

@@ -231,8 +231,7 @@ def make_range(vp:VideoPlan, # a video's plan
     return notes,errors
 
 def report_rows(vp:VideoPlan,
-                notes:dict, # clip folder name -> note, of every complete clip
-                errors:dict, # clip index -> (reason, detail)
+                errors:dict, # clip index -> (reason, detail) of every clip that could not be made
                 opts:ExtractOptions=ExtractOptions(),
                 seconds:float=0.0, # the time the video took
                )->tuple:
@@ -246,8 +245,9 @@ def report_rows(vp:VideoPlan,
             common = dict(clip=p.folder, window=list(p.window), sign=list(p.sign), frames=p.num_frames, box=list(p.record.box),
                           crop=list(p.crop), clamped=p.clamped, **video)
             if p.clip_index in vp.captions: common['captions'] = vp.captions[p.clip_index]
-            reason,detail = errors.get(p.clip_index) or (('', '') if f"clip_{p.clip_index:04d}" in notes else ('not_made', 'no complete folder'))
-            if reason: rows.append(_row('skipped', p.record, reason, detail=detail, **common))
+            if p.clip_index in errors:
+                reason,detail = errors[p.clip_index]
+                rows.append(_row('skipped', p.record, reason, detail=detail, **common))
             else: rows.append(_row('ok', p.record, '', made=p in vp.todo, **common)); done.append(p)
     for r in rows: r['video_seconds'] = round(seconds, 3)
     return done,rows
@@ -279,7 +279,7 @@ def extract_video(video_id:str, # the video's 11-character id
     if vp.index is not None and not notes:                                  # nothing made: leave no empty folder behind
         (vp.folder/NOTES).unlink(missing_ok=True)
         if vp.folder.is_dir() and not any(vp.folder.iterdir()): vp.folder.rmdir()
-    return report_rows(vp, notes, errors, opts, time.perf_counter() - started)
+    return report_rows(vp, errors, opts, time.perf_counter() - started)
 
 # %% ../nbs/08_frames.ipynb #21ee8332
 def summarize(records:list, # the records asked for
