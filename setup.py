@@ -1,7 +1,7 @@
 from configparser import ConfigParser
 from pathlib import Path
 from setuptools.command.build_py import build_py
-import setuptools, shlex, shutil, sys, tempfile
+import atexit, setuptools, shlex, shutil, tempfile
 
 # note: all settings are in settings.ini; edit there, not here
 config = ConfigParser(delimiters=['='])
@@ -46,10 +46,11 @@ class BuildPy(build_py):
         src = Path(__file__).resolve().parent/cfg['nbs_path']/'pipeline.ipynb'
         if src.is_file(): shutil.copyfile(src, Path(self.build_lib)/cfg['lib_name']/'pipeline.ipynb')
 
-# Build files and egg-info go to a temporary folder, not into the checkout, whose top level holds only the project's own.
-# Only the legacy `setup.py develop` (pip install -e without --use-pep517) needs its egg-info beside the package.
+# Build files and egg-info go to a temporary folder, removed when setup.py ends, not into the checkout, whose top level
+# holds only the project's own. (pyproject.toml makes pip build through PEP 517/660 always, never the legacy `setup.py develop`.)
 _scratch = tempfile.mkdtemp(prefix='msasl-prep-build-')
-_places = {} if 'develop' in sys.argv else {'egg_info': {'egg_base': _scratch}, 'build': {'build_base': _scratch}}
+atexit.register(shutil.rmtree, _scratch, True)
+_places = {'egg_info': {'egg_base': _scratch}, 'build': {'build_base': _scratch}}
 
 setuptools.setup(
     cmdclass = {'build_py': BuildPy},
@@ -65,7 +66,8 @@ setuptools.setup(
     packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements, 'captions': captions_requirements, 'dask': dask_requirements },
+    extras_require={ 'dev': dev_requirements + captions_requirements + dask_requirements,   # a developer runs every test
+                     'captions': captions_requirements, 'dask': dask_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

@@ -2,7 +2,8 @@
 
     python .ci/execute_nbs.py                 # execute every documentation notebook in nbs/ (cells flagged `slow` are skipped)
     python .ci/execute_nbs.py 08_frames ...   # only these
-    python .ci/execute_nbs.py --check         # fail if a documentation notebook lacks its outputs (CI runs this)
+    python .ci/execute_nbs.py --check         # fail if a documentation notebook lacks its outputs, or shows this machine's paths,
+                                              # ports, access logs or free disk (CI runs this)
 
 The documentation notebooks are the module notebooks `nbs/NN_*.ipynb` (and `NNa_*.ipynb`). `index.ipynb` is the README's text and
 `pipeline.ipynb` the template papermill runs (its executed copies go to DATA_DIR/reports/), so neither is executed here.
@@ -13,6 +14,8 @@ from pathlib import Path
 
 NBS = Path(__file__).resolve().parent.parent/'nbs'
 SHOWN = re.compile(r'print|display|plot_\w+')   # a cell that calls one of these must show something
+MACHINE = re.compile(r'(/tmp/|/var/folders/|/home/|/root\b|/Users/|site-packages|/\.pyenv/|/venv/|\b[\d.]+ [GMT]B free|'
+                     r'(127\.0\.0\.1|localhost|0\.0\.0\.0):\d{2,5}|tcp://|"(GET|HEAD|POST) /\S* HTTP/1\.[01]")')   # this machine's, not the reader's
 
 def _shows(source:str)->bool:
     "Whether the cell's code (not its strings or comments) calls print, display or a plot function"
@@ -42,6 +45,10 @@ def problems(path:Path)->list:
         if c.cell_type != 'code' or _slow(c) or 'export' in _flags(c) or c.outputs: continue
         if _shows(c.source): out.append(f"{path.name}: cell {i} prints or draws but has no output: {c.source.splitlines()[0][:70]!r}")
     for i,c in enumerate(nb.cells):
+        for o in c.get('outputs', []):
+            text = o.get('text') or o.get('data', {}).get('text/plain') or o.get('data', {}).get('text/markdown') or ''
+            if m := MACHINE.search(''.join(text) if isinstance(text, list) else text):
+                out.append(f"{path.name}: cell {i} shows what is only this machine's: {m[0]!r} (print relative paths, no ports, logs or disk figures)")
         errors = [o for o in c.get('outputs', []) if o.get('output_type') == 'error']
         if errors: out.append(f"{path.name}: cell {i} was committed with an error: {errors[0].get('ename')}")
     return out

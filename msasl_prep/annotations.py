@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_annotations.ipynb #9a9f05d7
 from __future__ import annotations
-import json, math, re, statistics
+import errno, json, math, os, re, statistics, time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,10 +14,10 @@ from .files import write_atomic
 
 # %% auto #0
 __all__ = ['REQUIRED_KEYS', 'REASONS', 'MAX_FRAME', 'FPS_RANGE', 'SIZE_RANGE', 'SPLITS', 'PAPER_SUBSETS', 'MSASL_ZIP_URL',
-           'MSASL_ZIP_SHA256', 'ANNOTATION_FILES', 'AnnotationError', 'VideoIdError', 'is_video_id', 'video_id',
-           'Record', 'RecordError', 'parse_record', 'Problem', 'SplitFile', 'read_classes', 'split_name', 'load_split',
-           'Annotations', 'load_annotations', 'load_files', 'count_overlaps', 'annotation_stats', 'format_stats',
-           'plot_annotations', 'get_annotation']
+           'MSASL_ZIP_SHA256', 'ANNOTATION_FILES', 'MAX_MEMBER_BYTES', 'AnnotationError', 'VideoIdError', 'is_video_id',
+           'video_id', 'Record', 'RecordError', 'parse_record', 'Problem', 'SplitFile', 'read_classes', 'split_name',
+           'load_split', 'Annotations', 'load_annotations', 'load_files', 'count_overlaps', 'annotation_stats',
+           'format_stats', 'plot_annotations', 'get_annotation']
 
 # %% ../nbs/01_annotations.ipynb #3c0d17bc
 class AnnotationError(Exception):
@@ -249,6 +249,7 @@ class Annotations:
     splits:dict      # split name -> list of valid `Record`s
     problems:list    # `Problem`s of the records kept out
     raw_counts:dict  # split name -> records in the file, valid or not
+    missing:tuple=() # split files asked for that are not in the folder
 
     @property
     def records(self)->list:
@@ -263,7 +264,7 @@ class Annotations:
 def load_annotations(folder, # folder holding MSASL_{train,val,test,classes,synonym}.json
                      splits=SPLITS, # which split files to read
                     )->Annotations:
-    "Read and validate an MS-ASL annotation folder; split files that are absent are skipped"
+    "Read and validate an MS-ASL annotation folder; split files that are absent are skipped, and named in `missing`"
     folder = Path(folder)
     if not folder.is_dir(): raise AnnotationError(folder, "no such folder")
     classes = read_classes(folder/'MSASL_classes.json')
@@ -275,7 +276,8 @@ def load_annotations(folder, # folder holding MSASL_{train,val,test,classes,syno
     files = [load_split(folder/f'MSASL_{s}.json', len(classes)) for s in present]
     return Annotations(folder, classes, synonyms, {f.split: f.records for f in files},
                        [p for f in files for p in f.problems],
-                       {f.split: len(f.records) + len(f.problems) for f in files})
+                       {f.split: len(f.records) + len(f.problems) for f in files},
+                       tuple(f"MSASL_{s}.json" for s in splits if s not in present))
 
 # %% ../nbs/01_annotations.ipynb #195bb64d
 def load_files(paths:list, # split files, e.g. MSASL_train.json MSASL_val.json
@@ -316,7 +318,9 @@ def annotation_stats(ann:Annotations, # loaded annotation folder
         folder=str(ann.folder), classes=len(ann.classes), synonym_groups=len(ann.synonyms),
         records=per_split(len), records_in_files={**ann.raw_counts, 'total': sum(ann.raw_counts.values())},
         videos=per_split(lambda rs: len({r.video_id for r in rs})),
-        per_k=per_k, paper={str(k): v for k,v in PAPER_SUBSETS.items() if k in ks},
+        per_k=per_k, missing_files=list(ann.missing),
+        paper={str(k): {**{s: v[s] for s in splits if s in v}, 'total': sum(v[s] for s in splits if s in v)}   # of the splits here
+               for k,v in PAPER_SUBSETS.items() if k in ks},
         labels_used=per_split(lambda rs: len({r.label for r in rs})),
         signers=per_split(lambda rs: len({r.signer_id for r in rs})),
         fps=dict(Counter(f"{r.fps:g}" for r in ann.records).most_common()),
@@ -340,6 +344,8 @@ def format_stats(st:dict, # from `annotation_stats`
            f"{'':<22}" + ''.join(f"{c:>9}" for c in cols),
            row('records in files', st['records_in_files']), row('valid records', st['records']),
            row('videos', st['videos']), row('signers', st['signers']), row('labels used', st['labels_used']), '',
+           *([f"missing: {', '.join(st['missing_files'])} (a partial copy of the release?): not counted here, and left out of "
+              "the paper's totals below"] if st.get('missing_files') else []),
            'top-K subsets: valid clips here / clips in the MS-ASL paper',
            f"{'':<22}" + ''.join(f"{c:>15}" for c in cols)]
     for k,d in st['per_k'].items():
@@ -383,25 +389,39 @@ def plot_annotations(ann:Annotations, # loaded annotation folder
 MSASL_ZIP_URL = 'https://download.microsoft.com/download/3/c/a/3ca92c78-1c4a-4a91-a7ee-6980c1d242ec/MS-ASL.zip'
 MSASL_ZIP_SHA256 = 'a8562008309eea4129e1bc0ed7f654a314fee195227222859657e307b6434c34'
 ANNOTATION_FILES = tuple(f"MSASL_{n}.json" for n in ('train', 'val', 'test', 'classes', 'synonym'))
-_LICENCE = re.compile(r'(?i)licen[cs]e|eula|c-uda|terms')
+MAX_MEMBER_BYTES = 64 * 2**20   # the release's largest file is a few MB: anything far larger is not the release
+_LICENCE = re.compile(r'(?i)^[\w .()-]{1,100}$')          # a short, plain file name
+_LICENCE_WORD = re.compile(r'(?i)licen[cs]e|eula|c-uda|terms')
 _STAMP = '.msasl-annotation.json'
 
 def _sha256(data:bytes)->str:
     import hashlib
     return hashlib.sha256(data).hexdigest()
 
-def _fetch(url:str, timeout:float=60)->bytes:
-    "The bytes at `url` (http, https or file); `AnnotationError` naming it if they cannot be had"
+def _fetch(url:str, timeout:float=60, # seconds without a byte
+           deadline:float=900, # seconds for the whole download
+           limit:int=256 * 2**20, # bytes at most
+          )->bytes:
+    "The bytes at `url` (http, https or file); `AnnotationError` naming it if they cannot be had whole and in time"
     from urllib.request import urlopen
     from urllib.error import URLError
+    t0,chunks,size = time.monotonic(),[],0
     try:
-        with urlopen(url, timeout=timeout) as r: return r.read()
+        with urlopen(url, timeout=timeout) as r:
+            read = getattr(r, 'read1', r.read)              # what has arrived, not a wait for a whole block
+            while chunk := read(1 << 16):
+                chunks.append(chunk); size += len(chunk)
+                if size > limit: raise AnnotationError(url, f"more than {limit >> 20} MB: not the annotation release")
+                if time.monotonic() - t0 > deadline:
+                    raise AnnotationError(url, f"still downloading after {deadline:.0f} s ({size:,} bytes so far): the server is too slow; "
+                                               "try again later, or give a mirror with --url")
     except (URLError, OSError, ValueError) as e:
         why = getattr(e, 'reason', None) or e
         raise AnnotationError(url, f"cannot download it ({' '.join(str(why).split())}); offline? a mirror can be given with --url") from None
+    return b''.join(chunks)
 
-def _unpack_plan(data:bytes, source:str)->dict:
-    "file name -> bytes of the annotation files and the licence in the archive; `AnnotationError` for unsafe or incomplete archives"
+def _unpack_plan(data:bytes, source:str, max_member:int=MAX_MEMBER_BYTES)->dict:
+    "file name -> bytes of the annotation files and the licence in the archive; `AnnotationError` for unsafe, ambiguous or incomplete archives"
     import io, zipfile
     from pathlib import PurePosixPath
     try: zf = zipfile.ZipFile(io.BytesIO(data))
@@ -411,35 +431,64 @@ def _unpack_plan(data:bytes, source:str)->dict:
             name = info.filename.replace('\\', '/')
             if name.startswith('/') or re.match(r'^[A-Za-z]:', name) or '..' in PurePosixPath(name).parts:
                 raise AnnotationError(source, f"refused: the archive entry {info.filename!r} would be written outside the folder")
-        plan = {}
+        wanted = {}
         for info in zf.infolist():
             base = PurePosixPath(info.filename.replace('\\', '/')).name
-            if info.is_dir() or base.startswith('.') or base in plan: continue
-            if base in ANNOTATION_FILES or _LICENCE.search(base): plan[base] = zf.read(info)
+            if info.is_dir() or base.startswith('.'): continue
+            if base in ANNOTATION_FILES or (_LICENCE_WORD.search(base) and _LICENCE.match(base)): wanted.setdefault(base, []).append(info)
+        twice = sorted(b for b in ANNOTATION_FILES if len(wanted.get(b, [])) > 1)
+        if twice: raise AnnotationError(source, f"refused: the archive holds {', '.join(twice)} more than once "
+                                                f"({', '.join(i.filename for b in twice for i in wanted[b])}); which one is the release?")
+        plan = {}
+        for base,infos in wanted.items():
+            info = infos[0]
+            if info.file_size > max_member: raise AnnotationError(source, f"refused: {info.filename} unpacks to {info.file_size:,} bytes, "
+                                                                          f"more than the {max_member >> 20} MB an annotation file can be")
+            with zf.open(info) as f: content = f.read(max_member + 1)
+            if len(content) > max_member: raise AnnotationError(source, f"refused: {info.filename} unpacks to more than {max_member >> 20} MB")
+            plan[base] = content
     missing = [f for f in ANNOTATION_FILES if f not in plan]
     if missing: raise AnnotationError(source, f"the archive has no {', '.join(missing)}")
     return plan
+
+def _write_plan(dest:Path, plan:dict)->list:
+    "Write each file of `plan` whole into `dest`; a file there that differs is kept beside it first. The names of the kept copies"
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        if not os.access(dest, os.W_OK): raise PermissionError(errno.EACCES, 'Permission denied')
+    except OSError as e: raise AnnotationError(dest, f"cannot write the annotation there ({e.strerror or e})") from None
+    kept,stamp = [],time.strftime('%Y%m%d-%H%M%S')
+    for name,content in plan.items():
+        old = dest/name
+        try:
+            if old.is_file() and old.read_bytes() != content:
+                old.rename(dest/f"{name}.before-{stamp}"); kept.append(f"{name}.before-{stamp}")
+            write_atomic(old, content)
+        except OSError as e: raise AnnotationError(old, f"cannot write it ({e.strerror or e}); the files written before it are whole") from None
+    return kept
 
 def get_annotation(data_dir, # DATA_DIR: the files go to DATA_DIR/msasl_data/
                    url:str=MSASL_ZIP_URL, # the release archive, or a mirror
                    sha256:str=MSASL_ZIP_SHA256, # its expected SHA-256
                    progress:bool=True,
+                   max_member:int=MAX_MEMBER_BYTES, # the largest file to unpack
                   )->dict:
-    "Fetch, verify and unpack the MS-ASL annotation release; returns what was done and the files"
+    "Fetch, verify and unpack the MS-ASL annotation release; returns what was done, the files, and the copies of edited files kept beside them"
     dest = Path(data_dir)/'msasl_data'; stamp = dest/_STAMP
     sha256 = sha256.lower()
     if not re.fullmatch(r'[0-9a-f]{64}', sha256): raise AnnotationError(url, f"sha256 must be 64 hex digits, got {sha256!r}")
+    if Path(data_dir).exists() and not Path(data_dir).is_dir(): raise AnnotationError(data_dir, "is a file, not a folder")
     try:
         known = json.loads(stamp.read_text())
         if known.get('sha256') == sha256 and all(_sha256((dest/f).read_bytes()) == h for f,h in known['files'].items()):
-            return dict(status='present', folder=str(dest), files=sorted(known['files']), sha256=sha256)
-    except (OSError, ValueError, KeyError, AttributeError): pass
+            return dict(status='present', folder=str(dest), files=sorted(known['files']), sha256=sha256, kept=[])
+    except (OSError, ValueError, KeyError, AttributeError, TypeError): pass
     if progress: print(f"downloading {url}", flush=True)
     data = _fetch(url)
     got = _sha256(data)
     if got != sha256: raise AnnotationError(url, f"sha256 {got} does not match the expected {sha256}; nothing was written")
-    plan = _unpack_plan(data, url)
-    dest.mkdir(parents=True, exist_ok=True)
-    for name,content in plan.items(): write_atomic(dest/name, content)
+    plan = _unpack_plan(data, url, max_member)
+    kept = _write_plan(dest, plan)
     write_atomic(stamp, json.dumps(dict(url=url, sha256=sha256, files={n: _sha256(c) for n,c in plan.items()}), indent=1))
-    return dict(status='written', folder=str(dest), files=sorted(plan), sha256=sha256)
+    return dict(status='written', folder=str(dest), files=sorted(plan), sha256=sha256, kept=kept)
+

@@ -264,7 +264,8 @@ def format_checks(s:dict)->str:
     "The summary as a few lines"
     out = [f"list lines checked: {s['lines']}; problems: {len(s['list_problems'])}"]
     out += [f"  {p}" for p in s['list_problems'][:20]]
-    out.append(f"clips re-cropped and compared: {s['clips_checked']}; failed: {s['clips_failed']}; lowest PSNR: {s['min_psnr']} dB")
+    low = f"{s['min_psnr']} dB" if s['min_psnr'] is not None else '- (no clip compared)'
+    out.append(f"clips re-cropped and compared: {s['clips_checked']}; failed: {s['clips_failed']}; lowest PSNR: {low}")
     out += [f"  {f}" for f in s['failures'][:20]]
     if s.get('captions_checked'):
         out.append(f"clips with captions hidden, read again: {s['captions_checked']}; gloss still readable: {len(s['caption_leaks'])}")

@@ -8,7 +8,8 @@ import argparse, dataclasses, json, math, os, re, sys, time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from .files import LockedError, OptionError
-from .annotations import (AnnotationError, load_annotations, load_files, annotation_stats, format_stats, get_annotation, read_classes,
+from .annotations import (AnnotationError, is_video_id, load_annotations, load_files, annotation_stats, format_stats, get_annotation, read_classes,
+                                    MAX_MEMBER_BYTES,
                                     MSASL_ZIP_URL, MSASL_ZIP_SHA256)
 from .video import VideoError
 from .sample import SampleError, LAYOUTS, make_sample
@@ -20,7 +21,7 @@ from .captions import CaptionError, CaptionOptions, Captioner, ocr_engine
 from .frames import ExtractionError, ExtractOptions, extract_frames, format_summary
 from .checks import ChecksFailed, MIN_PSNR, check_crops, format_checks
 from .cluster import ClusterError, connect
-from .run import RunError, run_pipeline, parse_value, describe_data_dir, demo
+from .run import RunError, run_pipeline, parse_value, describe_data_dir, demo, notebook_parameters
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'user_errors', 'msasl_stats', 'msasl_get_annotation', 'msasl_make_sample', 'msasl_download_videos',
@@ -70,9 +71,9 @@ def _options(cls, # an option dataclass
     kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k,v in kw.items()}, **extra)
 
-def _cluster(args:argparse.Namespace):
-    "A Dask runner for `--dask ADDRESS` (see `cluster.connect`; its dashboard link is printed, even with -q), or None: threads here"
-    return connect(args.dask) if args.dask else nullcontext(None)
+def _runner(args:argparse.Namespace):
+    "A Dask runner for `--dask ADDRESS` (see `cluster.connect`; its dashboard link is printed, even with -q), or None: the stage's own threads"
+    return connect(args.dask) if args.dask is not None else nullcontext(None)
 
 _DASK_HELP = "run each video as a task on a Dask cluster: local, local:N (N worker processes here) or a scheduler address like tcp://host:8786 (needs pip install 'msasl-prep[dask]')"
 
@@ -95,13 +96,15 @@ def msasl_get_annotation(argv:list|None=None):
     p.add_argument('data_dir', help='DATA_DIR')
     p.add_argument('--url', default=MSASL_ZIP_URL, help="the archive (default: Microsoft's download centre)")
     p.add_argument('--sha256', default=MSASL_ZIP_SHA256, help='its expected SHA-256 (default: the release\'s)')
+    p.add_argument('--max-member-mb', type=_number(int, 1, 100_000), default=MAX_MEMBER_BYTES >> 20,
+                   help='refuse an archive with a file larger than this, in MB (default: %(default)s)')
     a = p.parse_args(argv)
     if not re.fullmatch(r'[0-9a-fA-F]{64}', a.sha256): p.error(f"argument --sha256: expected 64 hex digits, got {a.sha256!r}")
-    try: r = get_annotation(a.data_dir, a.url, a.sha256)
-    except AnnotationError as e:
-        print(f"msasl-get-annotation: {' '.join(str(e).split())}", file=sys.stderr); sys.exit(1)
     with user_errors('msasl-get-annotation'):
-        print(('already there, unchanged: ' if r['status'] == 'present' else 'unpacked: ') + f"{r['folder']}: {', '.join(r['files'])}\n")
+        r = get_annotation(a.data_dir, a.url, a.sha256, max_member=a.max_member_mb << 20)
+        print(('already there, unchanged: ' if r['status'] == 'present' else 'unpacked: ') + f"{r['folder']}: {', '.join(r['files'])}")
+        for k in r['kept']: print(f"kept the earlier copy, which differed from the release: {Path(r['folder'])/k}")
+        print()
         print(format_stats(annotation_stats(load_annotations(r['folder']))))
 
 # %% ../nbs/11_cli.ipynb #f687acc3
@@ -132,7 +135,8 @@ def _download_parser():
     p.add_argument('-j', '-n', '--workers', type=_number(int, 1, 64), default=D.workers, help='videos at once (default: %(default)s)')
     p.add_argument('--splits', nargs='+', help='only these splits (train val test)')
     p.add_argument('--topk', type=_number(int, 1), help='only clips of the K most frequent classes (label < K)')
-    p.add_argument('--ids', nargs='+', help='only these video ids')
+    p.add_argument('--ids', nargs='+', action='extend', help='only these video ids (ids that start with - are taken too)')
+    p.add_argument('--ids-file', help='only the video ids in this file, one a line')
     p.add_argument('--limit', type=_number(int, 0), help='at most N videos')
     p.add_argument('--url-template', default=D.url_template, help='where {id} is fetched from (default: %(default)s); pacing is off for other hosts unless asked')
     p.add_argument('--retries', type=_number(int, 0, 100), default=D.retries, help='extra attempts for transient failures (default: %(default)s)')
@@ -162,16 +166,38 @@ def _download_parser():
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     return p
 
+def _ids_as_values(argv:list, option:str='--ids')->list:
+    "`argv` with each video id after `option` given as `option=ID`, so that an id that starts with '-' is a value, not an option"
+    out,taking = [],False
+    for arg in argv:
+        if arg == option: taking = True; continue
+        if taking and is_video_id(arg): out.append(f"{option}={arg}"); continue
+        taking = False; out.append(arg)
+    return out
+
+def _ids(a:argparse.Namespace, records:list)->set|None:
+    "The ids asked for with --ids and --ids-file (None: all); `OptionError` naming those the annotation does not hold, if none match"
+    ids = list(a.ids or [])
+    if a.ids_file:
+        try: ids += Path(a.ids_file).read_text(encoding='utf-8').split()
+        except OSError as e: raise OptionError(f"--ids-file {a.ids_file}: {e.strerror or e}") from None
+    if not ids: return None
+    known = {r.video_id for r in records}
+    unknown = sorted(set(ids) - known)
+    if len(unknown) == len(set(ids)): raise OptionError(f"no video of the annotation has the id(s) {', '.join(unknown[:10])}")
+    if unknown: print(f"msasl-download-videos: not in the annotation, skipped: {', '.join(unknown[:20])}", file=sys.stderr)
+    return set(ids) & known
+
 def msasl_download_videos(argv:list|None=None):
     "Console entry point of `msasl-download-videos`"
-    a = _download_parser().parse_args(argv)
+    a = _download_parser().parse_args(_ids_as_values(sys.argv[1:] if argv is None else argv))
     with user_errors('msasl-download-videos'):
         if a.cookies and not Path(a.cookies).is_file(): raise FileNotFoundError(f"{a.cookies}: no such cookies file")
         records,problems = load_files(a.sources)
-        wanted = wanted_videos(records, a.splits, a.topk, set(a.ids) if a.ids else None, a.limit)
+        wanted = wanted_videos(records, a.splits, a.topk, _ids(a, records), a.limit)
         opts = _options(DownloadOptions, a)
         try:
-            with _cluster(a) as cluster: s = download_videos(wanted, a.out, opts, bad=problems, progress=not a.quiet, cluster=cluster)
+            with _runner(a) as runner: s = download_videos(wanted, a.out, opts, bad=problems, progress=not a.quiet, runner=runner)
         except CircuitOpen as e: print(f"msasl-download-videos: {e}", file=sys.stderr); sys.exit(3)
         print(format_download_summary(s) + f"\nmanifest: {Path(a.out)/'manifest.jsonl'}; yt-dlp's messages: {Path(a.out)/'download.log'}")
     if a.strict and set(s['status']) - {'ok'}: sys.exit(1)
@@ -199,8 +225,8 @@ def _extract_parser():
     p.add_argument('--crop-mode', choices=('clamp', 'pad'), default=C.crop_mode, help="clamp to the frame like the original (stretches at borders) or pad with black (keeps aspect); default: %(default)s")
     p.add_argument('--align', choices=('frame', 'time'), default=E.align, help="map annotated frames to video frames by number or through timestamps (for videos whose fps differs); default: %(default)s")
     p.add_argument('--hide-captions', action='store_true', help="hide burned-in text of the gloss in the frames (needs pip install 'msasl-prep[captions]')")
-    p.add_argument('--caption-mode', dest='mode', choices=('gloss', 'all'), default=K.mode, help="gloss: hide text that reads as the record's gloss; all: hide all text over the crop (default: %(default)s)")
-    p.add_argument('--caption-fill', dest='fill', choices=('blur', 'delogo', 'black'), default=K.fill, help='how to hide it (default: %(default)s)')
+    p.add_argument('--caption-mode', dest='mode', choices=('gloss', 'all'), default=None, help=f"with --hide-captions: gloss hides text that reads as the record's gloss; all hides all text over the crop (default: {K.mode})")
+    p.add_argument('--caption-fill', dest='fill', choices=('blur', 'delogo', 'black'), default=None, help=f'with --hide-captions: how to hide it (default: {K.fill})')
     p.add_argument('--dask', metavar='ADDRESS', help=_DASK_HELP)
     p.add_argument('--strict', action='store_true', help='exit 1 if any clip could not be made')
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
@@ -214,9 +240,17 @@ def _vocabulary(sources:list)->tuple:
     except (OSError, ValueError): synonyms = []
     return classes,(synonyms if isinstance(synonyms, list) else [])
 
+def _extract_args(argv:list|None=None)->argparse.Namespace:
+    "The arguments of `msasl-extract-frames`, the caption options only with --hide-captions"
+    p = _extract_parser(); a = p.parse_args(argv)
+    given = [o for o,v in (('--caption-mode', a.mode), ('--caption-fill', a.fill)) if v is not None]
+    if given and not a.hide_captions: p.error(f"{' and '.join(given)} {'only work' if len(given) > 1 else 'only works'} with --hide-captions")
+    a.mode,a.fill = a.mode or CaptionOptions.mode,a.fill or CaptionOptions.fill
+    return a
+
 def msasl_extract_frames(argv:list|None=None):
     "Console entry point of `msasl-extract-frames`"
-    a = _extract_parser().parse_args(argv)
+    a = _extract_args(argv)
     with user_errors('msasl-extract-frames'):
         if not Path(a.videos).is_dir(): raise NotADirectoryError(f"{a.videos}: no such videos folder")
         records,problems = load_files(a.sources)
@@ -226,12 +260,12 @@ def msasl_extract_frames(argv:list|None=None):
             ocr_engine()                                          # the extra is there, or one line now
             captioner = Captioner(_options(CaptionOptions, a), *_vocabulary(a.sources))
         t0 = time.perf_counter()
-        with _cluster(a) as cluster:
+        with _runner(a) as runner:
             s = extract_frames(records, a.videos, a.out, a.workers, a.seed, opts, progress=not a.quiet, problems=problems,
-                               captioner=captioner, cluster=cluster)
+                               captioner=captioner, runner=runner)
         print(format_summary(s) + f"\ninvalid records kept out: {len(problems)}\nreport: {Path(a.out)/'extract_report.jsonl'}; "
               f"lists: {', '.join(str(Path(a.out)/f'{k}.txt') for k in s['clips_per_split'])}; {time.perf_counter() - t0:.1f} s")
-    if a.strict and s['status'].get('skipped', 0): sys.exit(1)
+    if (a.strict and s['status'].get('skipped', 0)) or (s['records'] and not s['clips']): sys.exit(1)   # no clip at all: a failure, with its hint
 
 # %% ../nbs/11_cli.ipynb #a93752f4
 def msasl_split_annotation(argv:list|None=None):
@@ -288,11 +322,13 @@ def msasl_pipeline(argv:list|None=None):
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
     with user_errors('msasl-pipeline'):
-        params = {k: parse_value(v) for k,v in a.parameter} | ({'dask': a.dask} if a.dask else {})
+        params = {k: parse_value(v) for k,v in a.parameter} | ({'dask': a.dask} if a.dask is not None else {})
         try: nb = run_pipeline(a.data_dir, params, progress=not a.quiet)
         except CircuitOpen as e: print(f"msasl-pipeline: {e}", file=sys.stderr); sys.exit(3)
         except ChecksFailed as e: print(f"msasl-pipeline: {' '.join(str(e).split())}", file=sys.stderr); sys.exit(1)
-        print(describe_data_dir(a.data_dir) + f"\nexecuted notebook: {nb}")
+        used = {**notebook_parameters(), **params}
+        print(describe_data_dir(a.data_dir, used['splits'], used['topk'], bool(used['imagenet_root']), used['annotation_dir']) +
+              f"\nexecuted notebook: {nb}")
 
 def msasl_demo(argv:list|None=None):
     "Console entry point of `msasl-demo`: make a synthetic MS-ASL, serve it on 127.0.0.1, run the whole pipeline on it"

@@ -4,26 +4,28 @@
 
 # %% ../nbs/04_download.ipynb #f8d352b8
 from __future__ import annotations
-import fcntl, functools, hashlib, ipaddress, itertools, json, zlib, math, optparse, os, random, re, shutil, socket, subprocess, sys, tempfile, threading, time
-from collections import Counter, defaultdict
-from contextlib import contextmanager
-from types import SimpleNamespace
+import errno, fcntl, functools, hashlib, ipaddress, json, math, optparse, os, random, re, shutil, socket, stat, subprocess, sys, threading, time
+from collections import Counter
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from urllib.parse import urlsplit
-from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from .annotations import is_video_id
-from .files import write_atomic, append_whole, OutputLock, WriteError, Lost, local_write_errno, write_error, stop_on_disk_failure
+from .files import write_atomic, append_whole, OutputLock, WriteError, local_write_errno, write_error, stop_on_disk_failure
 from .video import VideoError, index_video
+from .cluster import Lost, connect, worker_slot, worker_name, stopping, worker_cache
+
 
 # %% auto #0
-__all__ = ['STATUSES', 'TRANSIENT', 'RETRY_NOW', 'YOUTUBE_URL', 'DEFAULT_PER_HOUR', 'DEFAULT_SLEEP', 'ADVICE', 'NO_JS_HINT',
-           'MBIT_PER_S', 'MIN_VIDEO_SECONDS', 'DownloadError', 'classify', 'choose_format', 'FormatSelector',
-           'WantedVideo', 'wanted_videos', 'Manifest', 'validate_video', 'DownloadOptions', 'CircuitOpen', 'Pacer',
-           'Breaker', 'HostBudget', 'DownloadLog', 'deno_path', 'ydl_params', 'js_runtime', 'Fetcher', 'fetch_video',
-           'download_videos', 'Tripped', 'fetch_remote', 'estimate_bytes', 'check_cookies', 'check_network', 'probe',
-           'doctor', 'format_doctor', 'summarize', 'format_download_summary']
+__all__ = ['STATUSES', 'TRANSIENT', 'RETRY_NOW', 'YOUTUBE_URL', 'DEFAULT_PER_HOUR', 'DEFAULT_SLEEP', 'STATE_ENV', 'ADVICE',
+           'NO_JS_HINT', 'OFFLINE_AFTER', 'MBIT_PER_S', 'MIN_VIDEO_SECONDS', 'DownloadError', 'plain', 'classify',
+           'unreachable', 'choose_format', 'FormatSelector', 'WantedVideo', 'wanted_videos', 'Manifest',
+           'validate_video', 'DownloadOptions', 'CircuitOpen', 'Clock', 'FakeClock', 'Pacer', 'Breaker', 'state_folder',
+           'plausible', 'Budget', 'HostBudget', 'DownloadLog', 'deno_path', 'ydl_params', 'js_runtime', 'Fetcher',
+           'Halt', 'Lane', 'file_video', 'fetch_video', 'Tripped', 'address_budget', 'download_unit', 'Offline',
+           'download_videos', 'estimate_bytes', 'check_cookies', 'check_network', 'probe', 'doctor', 'format_doctor',
+           'summarize', 'format_download_summary']
 
 # %% ../nbs/04_download.ipynb #188543ce
 STATUSES = {
@@ -37,9 +39,9 @@ STATUSES = {
     'server_error': 'the server failed (HTTP 5xx)', 'network': 'the connection failed, timed out, or ended early',
     'too_short': 'decodes too few frames for any of its annotated clips (kept in invalid/)',
     'corrupt': 'the file does not decode (kept in invalid/)', 'bad_id': 'the annotation names no valid YouTube id',
-    'error': 'any other failure; the reason says what yt-dlp reported'}
-TRANSIENT = {'rate_limited', 'server_error', 'network', 'bot_check'}   # tried again on the next run
-RETRY_NOW = TRANSIENT - {'bot_check'}                                  # and within this run, after a back-off
+    'error': 'any other failure (a page that is not a video, say): the reason says what yt-dlp reported; tried again by the next run'}
+TRANSIENT = {'rate_limited', 'server_error', 'network', 'bot_check', 'error'}   # tried again on the next run
+RETRY_NOW = TRANSIENT - {'bot_check', 'error'}                                  # and within this run, after a back-off
 
 class DownloadError(Exception):
     "Downloading cannot be set up as asked; the message names the option or file"
@@ -59,10 +61,16 @@ _MESSAGES = [  # (status, pattern in yt-dlp's message), first match wins
     ('network', r"HTTP Error 403|timed out|[Tt]ime ?out|Connection (refused|reset|aborted)|Remote end closed|bytes read|IncompleteRead|"
                 r"Temporary failure in name resolution|Network is unreachable|Unable to download|TransportError|EOF")]
 
+_ANSI = re.compile(r'\x1b\[[0-9;?]*[ -/]*[@-~]')
+
+def plain(text:str)->str:
+    "`text` without terminal colour codes (yt-dlp colours its messages on a terminal), on one line"
+    return ' '.join(_ANSI.sub('', str(text)).split())
+
 def classify(error:BaseException, # what yt-dlp raised
             )->tuple:
     "`(status, reason)` for a failed download"
-    text = ' '.join(str(error).replace('ERROR: ', '').split())
+    text = plain(error).replace('ERROR: ', '')
     cause = getattr(error, 'exc_info', None)
     cause = cause[1] if cause else None
     code = getattr(getattr(cause, 'response', None), 'status', None) or getattr(cause, 'status', None)
@@ -74,6 +82,23 @@ def classify(error:BaseException, # what yt-dlp raised
     for status,pattern in _MESSAGES:
         if re.search(pattern, text): return status,text
     return 'error', text
+
+_UNREACHABLE = re.compile(r"Name or service not known|Temporary failure in name resolution|nodename nor servname|getaddrinfo failed|"
+                          r"No address associated with hostname|Failed to resolve|[Cc]onnection refused|Network is unreachable|"
+                          r"No route to host")
+
+def unreachable(error:BaseException, # what yt-dlp raised
+               )->bool:
+    "Whether the request never reached the site: its name did not resolve, or nothing accepted the connection"
+    seen = set()
+    while isinstance(error, BaseException) and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (socket.gaierror, ConnectionRefusedError)): return True
+        if isinstance(error, OSError) and error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH): return True
+        if _UNREACHABLE.search(plain(error)): return True
+        cause = (getattr(error, 'exc_info', None) or (None, None))[1]
+        error = error.__cause__ or error.__context__ or cause or getattr(error, 'cause', None)
+    return False
 
 # %% ../nbs/04_download.ipynb #47aa728d
 def choose_format(formats:list, # yt-dlp format dicts
@@ -126,16 +151,24 @@ def wanted_videos(records:list, # valid records
     return list(out.values())[:limit]
 
 # %% ../nbs/04_download.ipynb #7f6d493a
+def _row_key(row)->str|None:
+    "The key of a manifest row: its video id, or the annotation record of a bad id; None if `row` is not a manifest row"
+    if not isinstance(row, dict) or not isinstance(row.get('status'), str): return None
+    key = row.get('video_id') or row.get('record')
+    return key if isinstance(key, str) and (is_video_id(key) or row['status'] == 'bad_id') else None
+
 class Manifest:
     "The rows of `VIDEOS/manifest.jsonl`, one per video id (per annotation record for bad ids)"
     def __init__(self, folder):
         self.path = Path(folder)/'manifest.jsonl'
-        self.rows,self.lock = {},threading.Lock()
+        self.rows,self.lock,self.problems = {},threading.Lock(),[]
         if self.path.exists():
-            for line in self.path.read_text(encoding='utf-8').splitlines():
+            for i,line in enumerate(self.path.read_text(encoding='utf-8', errors='replace').splitlines(), 1):
                 try: row = json.loads(line)
                 except ValueError: continue                   # a row cut by a kill
-                self.rows[row.get('video_id') or row.get('record')] = row
+                if (key := _row_key(row)) is None:
+                    self.problems.append(f"{self.path}:{i}: not a manifest row ({line[:60]!r}): ignored, its video is fetched again"); continue
+                self.rows[key] = row
         self.compact()
 
     def get(self, key:str)->dict|None: return self.rows.get(key)
@@ -150,6 +183,7 @@ class Manifest:
         "Rewrite the file with one row per video, atomically"
         with self.lock, stop_on_disk_failure(self.path):
             write_atomic(self.path, ''.join(json.dumps(r) + '\n' for r in self.rows.values()))
+
 
 # %% ../nbs/04_download.ipynb #f93e1195
 def validate_video(path, # a downloaded file
@@ -259,6 +293,21 @@ class CircuitOpen(DownloadError):
 class _Stop(Exception): "Raised from yt-dlp's progress hook to abandon a download"
 
 # %% ../nbs/04_download.ipynb #6874b5fa
+class Clock:
+    "Wall-clock time and waiting, as the budgets use them (tests give a `FakeClock` to check a schedule without waiting for it)"
+    def time(self)->float: return time.time()
+    def wait(self, stop:threading.Event, seconds:float)->bool:
+        "Wait `seconds`, or less if `stop` is set meanwhile; True if it is set"
+        return stop.wait(seconds)
+
+class FakeClock(Clock):
+    "A clock whose waits return at once and move its time on: a schedule is checked in microseconds, the same on any machine"
+    def __init__(self, now:float=1000.0): self.now = now
+    def time(self)->float: return self.now
+    def wait(self, stop:threading.Event, seconds:float)->bool:
+        if stop.is_set(): return True
+        self.now += max(0.0, seconds); return False
+
 class _Memory:
     "State shared by the threads of this process"
     def __init__(self): self.data,self.lock = {},threading.Lock()
@@ -270,26 +319,42 @@ class Pacer:
     "Spreads the video requests of all workers: starts at least `3600 / per_hour` s apart, each after a random wait"
     def __init__(self, per_hour:float=0, sleep:tuple=(0.0, 0.0),
                  state=None, # where the pace is kept (default: in this process; see `HostBudget` for one shared by processes)
+                 clock:Clock|None=None, # the time (default: the real one)
+                 rng:random.Random|None=None, # draws the random waits (default: the `random` module's)
                 ):
         self.per_hour,self.sleep,self.state = per_hour,sleep,state or _Memory()
+        self.clock,self.rng = clock or Clock(),rng or random
         self.interval = 3600 / per_hour if per_hour else 0.0
 
-    def turn(self, stop:threading.Event)->bool:
-        "Wait for this worker's turn to send a video request; False if stopped meanwhile"
-        wait = random.uniform(*self.sleep) if self.sleep[1] > 0 else 0.0
+    def reserve(self)->float:
+        "Book the next start for this worker: the time at which it may send its request"
+        wait = self.rng.uniform(*self.sleep) if self.sleep[1] > 0 else 0.0
         with self.state() as st:
-            now = time.time()
+            now = self.clock.time()
             t = max(now + wait, st.get('next', 0.0))
             st['next'] = t + self.interval
             st['starts'] = [x for x in st.get('starts', []) if x > now - 3600] + [t]
-        while (left := t - time.time()) > 0:
-            if stop.wait(min(left, 1)): return False
-        return not stop.is_set()
+        return t
+
+    def release(self, t:float):
+        "Give back the start booked for `t`: its request never reached the site, so it spends none of the budget"
+        with self.state() as st:
+            starts = st.get('starts', [])
+            if t in starts: starts.remove(t)
+            if st.get('next') == t + self.interval: st['next'] = t     # no one booked after it: the next start may take its place
+
+    def turn(self, stop:threading.Event)->float|None:
+        "Wait for this worker's turn to send a video request: its booked start, or None if stopped meanwhile"
+        t = self.reserve()
+        while (left := t - self.clock.time()) > 0:
+            if self.clock.wait(stop, min(left, 1)): return None
+        return None if stop.is_set() else t
 
     def window_left(self)->float:
         "Seconds until the oldest request of the last hour is an hour old (an hour if there was none)"
-        with self.state() as st: starts = [x for x in st.get('starts', []) if x > time.time() - 3600]
-        return min(3600.0, starts[0] + 3600 - time.time()) if starts else 3600.0
+        now = self.clock.time()
+        with self.state() as st: starts = [x for x in st.get('starts', []) if x > now - 3600]
+        return min(3600.0, starts[0] + 3600 - now) if starts else 3600.0
 
     def eta(self, videos:int, workers:int)->float:
         "Seconds that pacing alone implies for `videos` requests"
@@ -305,7 +370,7 @@ class Pacer:
 
 class _Pause:
     "A pause every worker respects: set when the server says to slow down"
-    def __init__(self, state=None): self.state = state or _Memory()
+    def __init__(self, state=None, clock:Clock|None=None): self.state,self.clock = state or _Memory(),clock or Clock()
     seconds = property(lambda self: self._get('pause', 0.0), doc="the length of the last pause; doubles while 429s continue")
     count = property(lambda self: self._get('pauses', 0), doc="pauses so far")
     def _get(self, key, default):
@@ -316,11 +381,12 @@ class _Pause:
         with self.state() as st:
             sec = min(max(base, st.get('pause', 0.0) * 2), 3600)
             if window: sec = max(sec, min(window, 3600))
-            st['pause'],st['until'],st['pauses'] = sec,max(st.get('until', 0.0), time.time() + sec),st.get('pauses', 0) + 1
+            st['pause'],st['until'],st['pauses'] = sec,max(st.get('until', 0.0), self.clock.time() + sec),st.get('pauses', 0) + 1
     def clear(self):
         with self.state() as st: st['pause'] = 0.0
     def wait(self, stop:threading.Event):
-        while (left := self._get('until', 0.0) - time.time()) > 0 and not stop.is_set(): stop.wait(min(left, 1))
+        "Return once the pause is over (at once if there is none), or when stopped"
+        while (left := self._get('until', 0.0) - self.clock.time()) > 0 and not stop.is_set(): self.clock.wait(stop, min(left, 1))
 
 class Breaker:
     "Trips after `limit` rate-limit or bot-check answers in a row, across workers (never when `limit` is 0)"
@@ -332,8 +398,9 @@ class Breaker:
     run = property(lambda self: self._get('run', 0), doc="refusals in a row")
     last = property(lambda self: self._get('last', ''), doc="the last refusal")
     def note(self, status:str)->bool:
-        "Count one answer; True once the breaker has tripped"
+        "Count one answer; True once the breaker has tripped (answers after that are not counted)"
         with self.state() as st:
+            if st.get('tripped', False): return True
             refused = status in self.REFUSALS
             st['run'] = st.get('run', 0) + 1 if refused else 0
             if refused: st['last'] = status
@@ -354,27 +421,101 @@ class Breaker:
                 f"(e.g. pip install bgutil-ytdlp-pot-provider).")
 
 # %% ../nbs/04_download.ipynb #b8d44c3f
+STATE_ENV = 'MSASL_PREP_STATE'   # a folder for the budgets, instead of the default below
+
+def state_folder()->Path:
+    "This user's private folder for state shared by runs (mode 0700): `$MSASL_PREP_STATE`, else the runtime folder, else the cache folder"
+    if os.environ.get(STATE_ENV): folder = Path(os.environ[STATE_ENV])
+    elif os.environ.get('XDG_RUNTIME_DIR') and Path(os.environ['XDG_RUNTIME_DIR']).is_dir(): folder = Path(os.environ['XDG_RUNTIME_DIR'])/'msasl-prep'
+    else: folder = Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'msasl-prep'
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.stat(folder, follow_symlinks=False)
+        if not stat.S_ISDIR(st.st_mode): raise DownloadError(f"{folder} is not a folder")
+        if st.st_uid != os.getuid(): raise DownloadError(f"{folder} belongs to another user")
+        if st.st_mode & 0o077: os.chmod(folder, 0o700)
+    except OSError as e:
+        raise DownloadError(f"cannot keep the download budgets in {folder} ({e.strerror or e}): "
+                            f"set {STATE_ENV} to a folder of yours") from None
+    return folder
+
+def _number(x, lo:float=-math.inf, hi:float=math.inf)->bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and lo <= x <= hi
+
+def plausible(st, # what a budget file holds, as read
+              now:float, # the time now
+              step:float, # the longest a start can be booked after the one before, at the current run's pace (interval + longest random wait)
+              longest_pause:float, # the longest pause the current run's options can make
+             )->dict:
+    "The parts of `st` that a budget can hold and the current run's options could have made; the rest is reset"
+    st = st if isinstance(st, dict) else {}
+    out = {}
+    starts = sorted(x for x in st.get('starts', []) if _number(x, now - 3600)) if isinstance(st.get('starts'), list) else []
+    past = [x for x in starts if x <= now]
+    future = [x for i,x in enumerate(x for x in starts if x > now) if x <= now + (i + 1) * step]   # one booked start after another
+    if len(future) < len([x for x in starts if x > now]): future = []                                 # a gap no pace makes: all reset
+    out['starts'] = (past + future)[-10_000:]
+    if _number(st.get('next'), 0, max(out['starts'], default=now) + step): out['next'] = st['next']
+    if _number(st.get('pause'), 0, longest_pause): out['pause'] = st['pause']
+    if _number(st.get('until'), 0, now + longest_pause): out['until'] = st['until']
+    for k in ('pauses', 'run'):
+        if type(st.get(k)) is int and st[k] >= 0: out[k] = st[k]
+    if isinstance(st.get('tripped'), bool): out['tripped'] = st['tripped']
+    if st.get('last') in Breaker.REFUSALS: out['last'] = st['last']
+    return out
+
 class _File:
-    "State kept in a JSON file, changed under an exclusive lock: shared by the processes of one machine"
-    def __init__(self, path): self.path,self.lock = Path(path),threading.Lock()
+    "State kept in a JSON file of this user's, read and validated, then changed under an exclusive lock: shared by the processes of one machine"
+    def __init__(self, path, check=None, # cleans what was read (see `plausible`); default: any dict
+                 clock:Clock|None=None):
+        self.path,self.lock,self.check,self.clock = Path(path),threading.Lock(),check,clock or Clock()
+    def _open(self)->int:
+        try: fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            raise DownloadError(f"cannot use the budget file {self.path} ({e.strerror or e}): remove it, or set {STATE_ENV} "
+                                "to a folder of yours") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+            os.close(fd); raise DownloadError(f"the budget file {self.path} is not a file of yours: remove it")
+        return fd
     @contextmanager
     def __call__(self):
-        with self.lock, open(self.path, 'a+') as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            f.seek(0)
-            try: st = json.loads(f.read() or '{}')
-            except ValueError: st = {}
-            yield st
-            f.seek(0); f.truncate(); f.write(json.dumps(st)); f.flush()
+        with self.lock:
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                size = os.fstat(fd).st_size
+                try: st = json.loads(os.pread(fd, min(size, 1 << 20), 0) or b'{}')
+                except ValueError: st = {}
+                st = self.check(st, self.clock.time()) if self.check else (st if isinstance(st, dict) else {})
+                yield st
+                data = json.dumps(st).encode()
+                os.ftruncate(fd, 0); os.pwrite(fd, data, 0)
+            finally: os.close(fd)
+
+@dataclass
+class Budget:
+    "What the requests from one address of one machine to one site share, whoever sends them: the pace, the pause, the breaker"
+    key:str          # host|address|site
+    pacer:Pacer
+    pause:_Pause
+    breaker:Breaker
+    path:Path|None=None   # the file it is kept in (None: in this process only)
 
 def HostBudget(key:str, # what the budget belongs to, e.g. 'host|address|site'
                opts:DownloadOptions,
-               folder=None, # where the state file lives (default: the system's temporary folder)
-              )->SimpleNamespace:
-    "The `pacer`, `pause` and `breaker` of one address on this machine, shared by its processes through one file"
-    path = Path(folder or tempfile.gettempdir())/f"msasl-prep-budget-{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
-    state = _File(path)
-    return SimpleNamespace(path=path, pacer=Pacer(*opts.pacing(), state=state), pause=_Pause(state), breaker=Breaker(opts.breaker, state))
+               folder=None, # where the state file lives (default: `state_folder()`)
+               clock:Clock|None=None,
+              )->Budget:
+    "The `pacer`, `pause` and `breaker` of one address on this machine, shared by all its runs and processes through one file"
+    per_hour,sleep = opts.pacing()
+    step = (3600 / per_hour if per_hour else 0.0) + sleep[1]
+    longest_pause = 3600.0 if opts.pause > 0 or per_hour else 0.0
+    path = Path(folder or state_folder())/f"budget-{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
+    clock = clock or Clock()
+    state = _File(path, lambda st, now: plausible(st, now, step, longest_pause), clock)
+    return Budget(key, Pacer(per_hour, sleep, state=state, clock=clock), _Pause(state, clock), Breaker(opts.breaker, state), path)
+
 
 # %% ../nbs/04_download.ipynb #8ab46b8d
 ADVICE = [ # (what yt-dlp says, what to tell the user once per run)
@@ -388,20 +529,21 @@ ADVICE = [ # (what yt-dlp says, what to tell the user once per run)
      "them again from a browser where you are signed in (--cookies FILE or --cookies-from-browser BROWSER)")]
 
 class DownloadLog:
-    "yt-dlp's warnings and errors in `VIDEOS/download.log`, one timestamped line each; the ones that change the outcome also once per run for the user"
+    "yt-dlp's warnings and errors in `VIDEOS/download.log`, one timestamped line each, and the advice for those that change the outcome"
     def __init__(self, path, # the log file (appended to)
-                 tell=None, # called once per run with the advice for each kind of warning that matters (default: stderr)
                 ):
-        self.path,self.lock,self.told = Path(path),threading.Lock(),set()
-        self.tell = tell or (lambda msg: print(f"msasl-download-videos: {msg}", file=sys.stderr, flush=True))
+        self.path,self.lock,self.heard = Path(path),threading.Lock(),[]
     def write(self, video_id:str|None, level:str, message:str):
-        text = ' '.join(str(message).split())
+        text = plain(message)
         line = f"{datetime.now().isoformat(timespec='seconds')} {video_id or '-'} {level} {text}\n"
         with self.lock:
             try: append_whole(self.path, line.encode())
             except OSError: pass                     # a full disk stops the run at its next real write
-            for pattern,advice in ADVICE:
-                if pattern not in self.told and re.search(pattern, text): self.told.add(pattern); self.tell(advice)
+            self.heard += [advice for pattern,advice in ADVICE if re.search(pattern, text) and advice not in self.heard]
+    def take(self)->list:
+        "The advice heard since the last call (the driver tells each once per run)"
+        with self.lock: heard,self.heard = self.heard,[]
+        return heard
 
 class _Logger:
     "What yt-dlp says, for one worker: progress and info are dropped, warnings and errors go to the run's `DownloadLog`"
@@ -409,9 +551,9 @@ class _Logger:
     def debug(self, msg): pass
     info = debug
     def warning(self, msg):
-        if self.log: self.log.write(self.video_id, 'WARNING', msg.removeprefix('WARNING: '))
+        if self.log: self.log.write(self.video_id, 'WARNING', plain(msg).removeprefix('WARNING: '))
     def error(self, msg):
-        if self.log: self.log.write(self.video_id, 'ERROR', msg.removeprefix('ERROR: '))
+        if self.log: self.log.write(self.video_id, 'ERROR', plain(msg).removeprefix('ERROR: '))
 
 _DENO_LOCK = threading.Lock()
 
@@ -427,24 +569,29 @@ def deno_path()->str|None:
 def ydl_params(opts:DownloadOptions, # the run's options
                logger=None, # a yt-dlp logger (default: quiet)
               )->dict:
-    "The yt-dlp parameters our downloads use: quiet, no retries of its own (we retry), the JS runtime named explicitly"
+    "The yt-dlp parameters our downloads use: quiet, uncoloured, no retries of its own (we retry), the JS runtime named explicitly"
     deno = deno_path()
-    params = dict(quiet=True, no_warnings=False, noprogress=True, logger=logger or _Logger(None), retries=0, fragment_retries=0,
-                  extractor_retries=0, socket_timeout=opts.timeout, continuedl=True, noplaylist=True, overwrites=False,
-                  writeinfojson=False, cachedir=False, cookiefile=opts.cookies, ratelimit=_parse_rate(opts.rate_limit),
+    params = dict(quiet=True, no_warnings=False, noprogress=True, color='never', logger=logger or _Logger(None), retries=0,
+                  fragment_retries=0, extractor_retries=0, socket_timeout=opts.timeout, continuedl=True, noplaylist=True,
+                  overwrites=False, writeinfojson=False, cachedir=False, cookiefile=opts.cookies, ratelimit=_parse_rate(opts.rate_limit),
                   proxy=opts.proxy, js_runtimes={'deno': {'path': deno} if deno else {}}, **opts.ydl_params())
     return {k: v for k,v in params.items() if v is not None}
 
-def js_runtime(ydl)->dict|None:
-    "The JavaScript runtime a `YoutubeDL` will use, as yt-dlp itself detects it: name, version, path; None if there is none"
-    for name,rt in ydl._js_runtimes.items():     # yt-dlp's own detection (what `yt-dlp -v` prints as "JS runtimes")
-        info = rt.info if rt is not None else None
-        if info is not None and info.supported: return dict(name=info.name, version=info.version, path=info.path)
-    return None
+@functools.cache
+def js_runtime()->dict|None:
+    "The JavaScript runtime yt-dlp finds with our parameters, as its own `-v` header says it: name, version, path; None if none"
+    deno = deno_path()
+    argv = [sys.executable, '-m', 'yt_dlp', '-v', '--ignore-config', '--no-js-runtimes', '--js-runtimes', f"deno:{deno}" if deno else 'deno']
+    try: res = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError): return None
+    m = re.search(r'\[debug\] JS runtimes: (\S+?)-(\S+)', res.stderr)
+    return dict(name=m[1], version=m[2], path=deno if m[1] == 'deno' else None) if m else None
 
 class Fetcher:
-    "One worker's yt-dlp session: fetches videos into `.incoming/` one at a time"
-    def __init__(self, incoming:Path, opts:DownloadOptions, stop:threading.Event, log:DownloadLog|None=None,
+    "One worker's yt-dlp session: fetches videos into `.incoming/` one at a time, each named by our id whatever its url"
+    def __init__(self, incoming:Path, opts:DownloadOptions,
+                 stop, # set (or `is_set()` true) when the download in progress is to be abandoned
+                 log:DownloadLog|None=None,
                  address:str|None=None, # the local address to send its requests from (yt-dlp's `source_address`)
                 ):
         import yt_dlp
@@ -452,88 +599,195 @@ class Fetcher:
         def hook(status):
             if stop.is_set(): raise _Stop()
         self.ydl = yt_dlp.YoutubeDL({**ydl_params(opts, self.logger), 'format': self.selector, 'progress_hooks': [hook],
-                                     'outtmpl': {'default': str(incoming/'%(id)s.%(ext)s')},
+                                     'outtmpl': {'default': str(incoming/'%(msasl_video_id)s.%(ext)s')},
                                      **({'source_address': address} if address else {})})
-        self.js_runtime = js_runtime(self.ydl)
 
     def fetch(self, want:WantedVideo, url:str)->Path:
         "Download `url` to `.incoming/<video_id>.mp4`; yt-dlp's exception on failure"
         self.selector.height,self.logger.video_id = want.height,want.video_id
-        self.ydl.params['outtmpl'] = {'default': str(self.incoming/f"{want.video_id}.%(ext)s")}   # our id, whatever the url
-        info = self.ydl.extract_info(url, download=True)
+        info = self.ydl.extract_info(url, download=True, extra_info={'msasl_video_id': want.video_id})
         path = Path(info.get('requested_downloads', [{}])[0].get('filepath') or self.incoming/f"{want.video_id}.{info['ext']}")
         if path.suffix != '.mp4': raise RuntimeError(f"got a .{path.suffix} file, not mp4")
         return path
+
 
 # %% ../nbs/04_download.ipynb #62cbb964
 NO_JS_HINT = (" (yt-dlp found no JavaScript runtime, so YouTube offered only a few formats: "
               "pip install 'yt-dlp[default]' deno, and see msasl-doctor)")
 _SESSION_LIMIT = r"content isn.t available, try again later|session has been rate.limited"
 
-class _Session:
-    "What the workers of one run share: Ctrl-C, the pause, the pace, the circuit breaker and the log"
-    def __init__(self, folder:Path, opts:DownloadOptions, tell=None):
-        self.stop,self.pause = threading.Event(),_Pause()
-        self.pacer,self.breaker = Pacer(*opts.pacing()),Breaker(opts.breaker)
-        self.log = DownloadLog(Path(folder)/'download.log', tell)
+class Halt:
+    "Whether a worker must stop now: its runner is stopping, or the breaker of its address has tripped; waits like an `Event`"
+    def __init__(self, stop:threading.Event, breaker:Breaker): self.stop,self.breaker = stop,breaker
+    def is_set(self)->bool: return self.stop.is_set() or self.breaker.tripped
+    def wait(self, seconds:float)->bool:
+        "Wait `seconds`, or until halted; True if halted"
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0 and not self.is_set(): self.stop.wait(min(left, 0.5))
+        return self.is_set()
+
+@dataclass
+class Lane:
+    "What one worker carries from video to video: its yt-dlp session, its address's budget, the run's log, when to stop"
+    fetcher:Fetcher
+    budget:Budget
+    log:DownloadLog
+    halt:Halt
+    where:str                  # its machine (and address), for people
+    reached:bool=False         # whether any of its requests has reached the site
+
+def _row(want:WantedVideo, status:str, reason:str, attempts:int, t0:float, url:str, **extra)->dict:
+    return dict(video_id=want.video_id, status=status, reason=reason, bytes=extra.pop('bytes', 0), attempts=attempts,
+                seconds=round(time.monotonic() - t0, 3), url=url, **extra)
+
+def file_video(want:WantedVideo, # the video
+               path:Path, # where it is now: `.incoming/` after a download, or already in VIDEOS
+               folder:Path, # VIDEOS
+               url:str, attempts:int, t0:float,
+               adopted:bool=False, # the file was found in VIDEOS, not downloaded
+              )->dict:
+    "Validate `path` and put it where its status says (VIDEOS, or VIDEOS/invalid/); its manifest row"
+    size = path.stat().st_size
+    check = validate_video(path, want)
+    status,reason = check['status'],check['reason']
+    target = folder/f"{want.video_id}.mp4" if status == 'ok' else folder/'invalid'/f"{want.video_id}.mp4"
+    extra = {k: v for k,v in check.items() if k not in ('status', 'reason')} | ({'adopted': True} if adopted else {})
+    try:
+        target.parent.mkdir(exist_ok=True)
+        if path != target: os.replace(path, target)
+        if status == 'ok': (folder/'invalid'/f"{want.video_id}.mp4").unlink(missing_ok=True)   # an earlier bad copy is no longer the story
+    except OSError as e:
+        if local_write_errno(e): raise write_error(e, target) from e
+        why = 'a directory of that name is in the way: move it and run again' if target.is_dir() else e.strerror or str(e)
+        return _row(want, 'error', f"cannot file the video as {target}: {why}", attempts, t0, url, bytes=size, retry=True)
+    return _row(want, status, reason, attempts, t0, url, bytes=size, **extra)
 
 def fetch_video(want:WantedVideo, # the video
-                fetcher:Fetcher, # this worker's yt-dlp session
+                lane:Lane, # this worker's session and budget
                 folder:Path, # VIDEOS
                 opts:DownloadOptions,
-                session:_Session, # what all workers share
                )->dict|None:
-    "Fetch, validate and file one video; its manifest row (None if the run stopped before it finished)"
+    "Fetch, validate and file one video; its manifest row (None if the worker had to stop before it finished)"
     import yt_dlp
-    s = session
-    url = opts.url_template.format(id=want.video_id)
-    t0,attempts,status,reason,size = time.monotonic(),0,'error','',0
+    url,t0 = opts.url_template.format(id=want.video_id),time.monotonic()
+    here = folder/f"{want.video_id}.mp4"
+    if here.is_file(): return file_video(want, here, folder, url, 0, t0, adopted=True)      # already in the folder: no request
+    pacer,pause,breaker,halt = lane.budget.pacer,lane.budget.pause,lane.budget.breaker,lane.halt
+    attempts = 0
     while True:
-        s.pause.wait(s.stop)
-        if not s.pacer.turn(s.stop): return None
-        s.pause.wait(s.stop)                        # a pause may have begun while this worker waited its turn
-        if s.stop.is_set(): return None
+        pause.wait(halt)
+        if (start := pacer.turn(halt)) is None: return None
+        pause.wait(halt)                            # a pause may have begun while this worker waited its turn
+        if halt.is_set(): return None
         attempts += 1
-        try: path = fetcher.fetch(want, url)
+        try: path = lane.fetcher.fetch(want, url)
         except _Stop: return None
         except (yt_dlp.utils.YoutubeDLError, RuntimeError, OSError) as e:
             if local_write_errno(e): raise write_error(e, f"{want.video_id} into {folder}") from e   # the disk, not the video
-            if s.stop.is_set(): return None
+            if halt.is_set(): return None
             status,reason = classify(e)
-            if status == 'no_format' and fetcher.js_runtime is None: reason += NO_JS_HINT
-            if s.breaker.note(status): s.stop.set(); return None      # no row: the rerun tries this video again
+            if unreachable(e):                      # nothing reached the site: its budget is not spent
+                pacer.release(start)
+                if not lane.reached or attempts > opts.retries:
+                    return _row(want, 'network', reason, attempts, t0, url, unreachable=True)
+                halt.wait(opts.backoff * 2**(attempts - 1)); continue
+            lane.reached = True
+            if status == 'no_format' and js_runtime() is None: reason += NO_JS_HINT
+            if breaker.note(status): return None    # no row: the rerun tries this video again
             if status == 'rate_limited':
-                session_limit = s.pacer.interval and re.search(_SESSION_LIMIT, reason)
-                s.pause.trigger(opts.pause, s.pacer.window_left() if session_limit else None)
+                session_limit = pacer.interval and re.search(_SESSION_LIMIT, reason)
+                pause.trigger(opts.pause, pacer.window_left() if session_limit else None)
             if status in RETRY_NOW and attempts <= opts.retries:
-                s.stop.wait(opts.backoff * 2**(attempts - 1) * random.uniform(1, 1.5)); continue
-            break
-        s.breaker.note('ok'); s.pause.clear()
-        size = path.stat().st_size
-        check = validate_video(path, want)
-        status,reason = check['status'],check['reason']
-        target = folder/f"{want.video_id}.mp4" if status == 'ok' else folder/'invalid'/f"{want.video_id}.mp4"
-        try:
-            target.parent.mkdir(exist_ok=True); os.replace(path, target)
-            if status == 'ok': (folder/'invalid'/f"{want.video_id}.mp4").unlink(missing_ok=True)   # an earlier bad copy is no longer the story
-        except OSError as e:
-            if local_write_errno(e): raise write_error(e, target) from e
-            why = 'a directory of that name is in the way: move it and run again' if target.is_dir() else e.strerror or str(e)
-            return dict(video_id=want.video_id, status='error', reason=f"cannot file the video as {target}: {why}", bytes=size,
-                        attempts=attempts, seconds=round(time.monotonic() - t0, 3), url=url)
-        return dict(video_id=want.video_id, status=status, reason=reason, bytes=size, attempts=attempts,
-                    seconds=round(time.monotonic() - t0, 3), url=url, **{k: v for k,v in check.items() if k not in ('status', 'reason')})
-    return dict(video_id=want.video_id, status=status, reason=reason, bytes=0, attempts=attempts,
-                seconds=round(time.monotonic() - t0, 3), url=url)
+                halt.wait(opts.backoff * 2**(attempts - 1) * random.uniform(1, 1.5)); continue
+            return _row(want, status, reason, attempts, t0, url)
+        lane.reached = True
+        breaker.note('ok'); pause.clear()
+        return file_video(want, path, folder, url, attempts, t0)
+
 
 # %% ../nbs/04_download.ipynb #93939fe1
-def _done(row:dict|None, folder:Path, retry_failed:bool)->bool:
+@dataclass(frozen=True)
+class Tripped:
+    "A worker's answer when the circuit breaker of its address has tripped: the video was not tried there"
+    worker:str   # the worker (see `cluster.worker_name`)
+    where:str    # its machine and address, for people
+    advice:str
+
+def _site(opts:DownloadOptions)->str: return urlsplit(opts.url_template.replace('{id}', 'x')).hostname or ''
+
+def _address(opts:DownloadOptions)->str|None:
+    "The local address this worker sends from: the run's addresses dealt out by worker slot"
+    return opts.source_address[worker_slot() % len(opts.source_address)] if opts.source_address else None
+
+def address_budget(opts:DownloadOptions, address:str|None=None)->Budget:
+    "The budget of `address` (None: the default route) of this machine for the site of `opts`"
+    return HostBudget(f"{socket.gethostname()}|{address or ''}|{_site(opts)}", opts)
+
+def _lane(folder:Path, opts:DownloadOptions)->Lane:
+    "This worker's lane for a run: made on its first video, then kept (one yt-dlp session per thread)"
+    address,cache = _address(opts),worker_cache()
+    key = ('download', str(folder), opts, address)
+    if key not in cache:
+        budget = address_budget(opts, address)
+        log,halt = DownloadLog(folder/'download.log'),Halt(stopping(), budget.breaker)
+        (folder/'.incoming').mkdir(parents=True, exist_ok=True)
+        cache[key] = Lane(Fetcher(folder/'.incoming', opts, halt, log, address), budget, log, halt,
+                          socket.gethostname() + (f" ({address})" if address else ''))
+    return cache[key]
+
+def download_unit(want:WantedVideo, # the video
+                  folder:str, # VIDEOS, as every worker sees it
+                  opts:DownloadOptions,
+                 )->dict|Tripped|None:
+    "The unit a runner runs: fetch, validate and file one video; its manifest row, `Tripped`, or None if stopped"
+    lane = _lane(Path(folder), opts)
+    if lane.budget.breaker.tripped: return Tripped(worker_name(), lane.where, lane.budget.breaker.advice())
+    row = fetch_video(want, lane, Path(folder), opts)
+    if row is None and lane.budget.breaker.tripped: return Tripped(worker_name(), lane.where, lane.budget.breaker.advice())
+    if row is not None and (advice := lane.log.take()): row['advice'] = advice
+    return row
+
+def _close_breakers(opts:DownloadOptions):
+    "Runs on each machine at the start of a run: the breakers of its addresses close again"
+    for a in opts.source_address or (None,): address_budget(opts, a).breaker.reset()
+
+def _unbindable(addresses:tuple)->list:
+    "Runs on each machine: the addresses of `addresses` it cannot send from"
+    bad = []
+    for a in addresses:
+        with socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET) as s:
+            try: s.bind((a, 0))
+            except OSError as e: bad.append(f"{a} ({e.strerror or e})")
+    return bad
+
+
+# %% ../nbs/04_download.ipynb #d39100c8
+OFFLINE_AFTER = 3   # requests that reach nothing, with nothing reached yet, before a run stops as offline
+
+class Offline(DownloadError):
+    "Nothing could be reached: no name resolution, no connection; the run stopped before it failed every video"
+
+def _endpoint(opts:DownloadOptions)->tuple:
+    "`(host, port)` a request of `opts` connects to first: the proxy's, or the site's"
+    target = opts.proxy or opts.url_template.replace('{id}', 'x')
+    parts = urlsplit(target if '://' in target else f"http://{target}")
+    default = {'https': 443, 'http': 80}.get(parts.scheme, 1080)
+    try: return parts.hostname,parts.port or default
+    except ValueError: return parts.hostname,default
+
+def _offline(detail:str, tried:int)->Offline:
+    what = f"{tried} request(s) reached nothing and nothing was fetched" if tried else "nothing was sent"
+    return Offline(f"{detail}; {what}. Is this machine online (or the mirror up)? msasl-doctor checks the network, the JavaScript "
+                   f"runtime and cookies. Nothing was recorded: the same command starts over")
+
+def _done(row:dict|None, folder:Path, opts:DownloadOptions)->bool:
     "Whether a manifest row means there is nothing to do for its video"
     if row is None: return False
     if row['status'] == 'ok':
         f = folder/f"{row['video_id']}.mp4"
         return f.is_file() and f.stat().st_size == row.get('bytes')
-    return row['status'] not in TRANSIENT and not retry_failed
+    if row.get('retry') or row.get('url') != opts.url_template.format(id=row['video_id']): return False   # from another source
+    return row['status'] not in TRANSIENT and not opts.retry_failed
 
 def _open_manifest(folder:Path, wanted:list, bad:list, opts:DownloadOptions)->tuple:
     "`(manifest, videos still to fetch)`; the records with bad ids are filed as `bad_id` without a request"
@@ -541,150 +795,87 @@ def _open_manifest(folder:Path, wanted:list, bad:list, opts:DownloadOptions)->tu
     for p in bad:
         if p.reason == 'bad_video_id':
             manifest.add(dict(video_id=None, record=f"{Path(p.file).name}[{p.index}]", status='bad_id', reason=p.detail, attempts=0))
-    return manifest,[w for w in wanted if not _done(manifest.get(w.video_id), folder, opts.retry_failed)]
+    return manifest,[w for w in wanted if not _done(manifest.get(w.video_id), folder, opts)]
+
+def _tell_stderr(advice:str): print(f"msasl-download-videos: {advice}", file=sys.stderr, flush=True)
 
 def download_videos(wanted:list, # `WantedVideo`s (see `wanted_videos`)
-                    folder, # VIDEOS: gets <id>.mp4, manifest.jsonl, invalid/, .incoming/
-                    opts:DownloadOptions=DownloadOptions(),
+                    folder, # VIDEOS: gets <id>.mp4, manifest.jsonl, invalid/
+                    opts:DownloadOptions|None=None, # how to fetch (default: `DownloadOptions()`, polite for YouTube)
                     bad:list=(), # `Problem`s of records with bad video ids, recorded as bad_id without any request
                     progress:bool=True,
                     tell=None, # called once per run with advice about what yt-dlp says (default: print to stderr)
-                    cluster=None, # run each video as a task on a Dask cluster (see `cluster.connect`); default: threads here
+                    runner=None, # what runs the videos (see `cluster.connect`); default: `opts.workers` threads here
                    )->dict:
-    "Fetch every wanted video not yet done; returns the summary of the manifest for `wanted`"
-    folder = Path(folder)
+    "Fetch every wanted video not yet done; returns the summary of the manifest for `wanted`, and what this run did"
+    folder,opts = Path(folder),opts or DownloadOptions()
     if not isinstance(opts, DownloadOptions): raise DownloadError(f"opts must be DownloadOptions, got {type(opts).__name__}")
     if opts.cookies and not (c := check_cookies(opts.cookies))['ok']: raise DownloadError(f"cookies {opts.cookies}: {c['detail']}")
-    with OutputLock(folder):
-        if cluster is not None:
-            cluster.check_shared(folder)
-            return _download_on_cluster(wanted, folder.resolve(), opts, bad, progress, cluster)
-        return _download_locked(wanted, folder, opts, bad, progress, tell)
+    with OutputLock(folder), (nullcontext(runner) if runner is not None else connect(None, opts.workers, name='download')) as run:
+        run.check_shared(folder)
+        if not run.local: folder = folder.resolve()                    # as every worker sees it
+        return _download(wanted, folder, opts, bad, progress, tell or _tell_stderr, run)
 
-def _download_locked(wanted, folder, opts, bad, progress, tell)->dict:
+def _download(wanted, folder, opts, bad, progress, tell, runner)->dict:
     from tqdm import tqdm
-    incoming = folder/'.incoming'; incoming.mkdir(parents=True, exist_ok=True)
     manifest,todo = _open_manifest(folder, wanted, bad, opts)
-    session,local = _Session(folder, opts, tell),threading.local()
-    stop,addresses = session.stop,list(opts.source_address) or [None]
-    lanes = {a: SimpleNamespace(stop=stop, pacer=Pacer(*opts.pacing()), pause=_Pause(), breaker=session.breaker, log=session.log)
-             for a in addresses}                  # each address its own pace and pause; the breaker is the run's
-    turns = itertools.count()
-    plan = lanes[addresses[0]].pacer.describe(-(-len(todo) // len(lanes)), opts.workers) + (f" on each of {len(lanes)} addresses" if len(lanes) > 1 else '')
-    counts = Counter()
+    for problem in manifest.problems: tell(problem)
+    if todo:
+        if unbound := [(f"{w}: " if not runner.local else '') + ', '.join(b) for w,b in runner.run(_unbindable, opts.source_address).items() if b]:
+            raise DownloadError(f"source_address: cannot send from {'; '.join(unbound)}")
+        online = [w for w in todo if not (folder/f"{w.video_id}.mp4").is_file()]      # the others are in the folder already
+        if online and runner.local and not (net := check_network(*_endpoint(opts), timeout=min(opts.timeout, 10)))['reachable']:
+            raise _offline(net['detail'], 0)
+        runner.run(_close_breakers, opts)
+    per_hour,sleep = opts.pacing()
+    n_addr = max(1, len(opts.source_address))
+    plan = Pacer(per_hour, sleep).describe(-(-len(todo) // n_addr), opts.workers) + (f" on each of {n_addr} addresses" if n_addr > 1 else '')
     if progress and todo: tqdm.write(f"fetching {plan}", file=sys.stderr)
+    t0,counts,told,tripped,unheard = time.monotonic(),Counter(),set(),{},[]
     bar = tqdm(total=len(todo), desc='downloading', unit='video', disable=not progress)
-    def work(w):
-        if not hasattr(local, 'fetcher'):        # a worker thread takes the next address, and keeps it
-            a = addresses[next(turns) % len(addresses)]
-            local.fetcher,local.lane = Fetcher(incoming, opts, stop, session.log, a),lanes[a]
-        return fetch_video(w, local.fetcher, folder, opts, local.lane)
-    pool,recorded = ThreadPoolExecutor(max(1, opts.workers)),set()
-    def record(f):
-        recorded.add(f)
-        row = None if f.cancelled() or f.exception() else f.result()
-        if row is None: return
-        manifest.add(row); counts['ok' if row['status'] == 'ok' else 'failed'] += 1
-        bar.update(); bar.set_postfix(ok=counts['ok'], failed=counts['failed'], paused=sum(l.pause.count for l in lanes.values()))
-    futures,failure = [pool.submit(work, w) for w in todo],None
+    def record(row:dict):
+        manifest.add(row)
+        counts['adopted' if row.get('adopted') else 'ok' if row['status'] == 'ok' else 'failed'] += 1
+        bar.update(); bar.set_postfix(ok=counts['ok'] + counts['adopted'], failed=counts['failed'], stopped=len(tripped))
+    def take(vid, res):
+        if isinstance(res, Tripped):
+            tripped[res.where] = res.advice
+            if not runner.retry(vid, avoid=res.worker):                  # every worker's breaker is open
+                raise CircuitOpen((f"on every worker ({', '.join(sorted(tripped))}): " if not runner.local else '') + res.advice)
+            return
+        if isinstance(res, Lost):
+            res = dict(video_id=vid, status='error', reason=f"the worker fetching it died each time it was tried: {res.reason}",
+                       bytes=0, attempts=0, seconds=0.0, url=opts.url_template.format(id=vid), retry=True)
+        if res is None: return
+        for advice in res.pop('advice', ()):
+            if advice not in told: told.add(advice); tell(advice)
+        if res.get('unreachable') and not counts['reached']:               # offline so far: no row yet
+            unheard.append(res)
+            if len(unheard) >= OFFLINE_AFTER: raise _offline(res['reason'], len(unheard))
+            return
+        if not res.get('unreachable') and not res.get('adopted'): counts['reached'] += 1
+        for row in [*unheard, res]: record(row)
+        unheard.clear()
+    failed = False
     try:
-        for f in _as_done(futures):
-            f.result(); record(f)
-    except BaseException as e:
-        failure = e
-        stop.set()                                # abandon running downloads from their progress hooks
-        for f in futures: f.cancel()
+        for vid,res in runner.map(download_unit, {w.video_id: (w, str(folder), opts) for w in todo}): take(vid, res)
+        if unheard: raise _offline(unheard[-1]['reason'], len(unheard))
+    except BaseException:
+        failed = True
+        for vid,res in runner.stop():                          # videos that finished while stopping keep their row
+            if isinstance(res, dict) and not res.get('unreachable'): res.pop('advice', None); record(res)
         raise
     finally:
-        pool.shutdown(wait=True)
-        try:
-            for f in futures:                     # videos that finished while we were stopping keep their row
-                if f not in recorded and f.done(): record(f)
-            manifest.compact()
+        bar.close()
+        try: (folder/'.incoming').rmdir()                      # empty after a run that finished or stopped cleanly
+        except OSError: pass
+        try: manifest.compact()
         except WriteError:
-            if failure is None: raise             # else the first failure is the one to tell; the appended rows are whole
-        finally: bar.close()
-    if session.breaker.tripped: raise CircuitOpen(session.breaker.advice())
-    return {**summarize(manifest, wanted), 'pace': plan}
+            if not failed: raise                               # else the first failure is the one to tell; the appended rows are whole
+    run = dict(tried=len(todo), fetched=counts['ok'], adopted=counts['adopted'], failed=counts['failed'],
+               seconds=round(time.monotonic() - t0, 1), pace=plan)
+    return {**summarize(manifest, wanted), 'run': run}
 
-def _as_done(futures):
-    "Futures as they complete; waits in short steps so Ctrl-C reaches the main thread at once"
-    pending = set(futures)
-    while pending:
-        done,pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-        yield from done
-
-# %% ../nbs/04_download.ipynb #d39100c8
-@dataclass(frozen=True)
-class Tripped:
-    "A worker's answer when the circuit breaker of its address has tripped: the video was not tried there"
-    worker:str   # the Dask worker
-    where:str    # its machine and address, for people
-    advice:str
-
-_WORKER = {}   # in a worker process: 'address' given to it, and (folder, opts, address) -> its fetcher, its lane (budget) and a name
-
-def _take_address(address:str|None):
-    "Runs on a worker: the source address its downloads use from now on"
-    _WORKER['address'] = address
-
-def _worker_kit(folder:Path, opts:DownloadOptions)->tuple:
-    address = _WORKER.get('address')
-    if 'address' not in _WORKER and opts.source_address:      # a worker that joined (or restarted) after the run began
-        from distributed import get_worker
-        address = opts.source_address[zlib.crc32(get_worker().address.encode()) % len(opts.source_address)]
-    key = (str(folder), opts, address)
-    if key not in _WORKER:
-        host = socket.gethostname()
-        site = urlsplit(opts.url_template.replace('{id}', 'x')).hostname or ''
-        budget = HostBudget(f"{host}|{address or ''}|{site}", opts)
-        stop,log = threading.Event(),DownloadLog(folder/'download.log', tell=lambda advice: None)   # workers log; the driver tells
-        (folder/'.incoming').mkdir(parents=True, exist_ok=True)
-        lane = SimpleNamespace(stop=stop, pacer=budget.pacer, pause=budget.pause, breaker=budget.breaker, log=log)
-        _WORKER[key] = (Fetcher(folder/'.incoming', opts, stop, log, address), lane, f"{host}" + (f" ({address})" if address else ''))
-    return _WORKER[key]
-
-def _reset_budget(folder:str, opts:DownloadOptions):
-    "Runs on a worker at the start of a run: its address's circuit breaker closes again"
-    _worker_kit(Path(folder), opts)[1].breaker.reset()
-
-def fetch_remote(want:WantedVideo, # the video
-                 folder:str, # VIDEOS, as every worker sees it
-                 opts:DownloadOptions,
-                )->dict|Tripped|None:
-    "The download unit on a cluster worker: fetch, validate and file one video; its manifest row, or `Tripped`"
-    from distributed import get_worker
-    folder = Path(folder)
-    fetcher,lane,where = _worker_kit(folder, opts)
-    if lane.breaker.tripped: return Tripped(get_worker().address, where, lane.breaker.advice())
-    lane.stop.clear()
-    row = fetch_video(want, fetcher, folder, opts, lane)
-    if row is None and lane.breaker.tripped: return Tripped(get_worker().address, where, lane.breaker.advice())
-    return row
-
-def _download_on_cluster(wanted, folder, opts, bad, progress, cluster)->dict:
-    from tqdm import tqdm
-    manifest,todo = _open_manifest(folder, wanted, bad, opts)
-    workers = cluster.workers()
-    for i,w in enumerate(workers): cluster.run(_take_address, opts.source_address[i % len(opts.source_address)] if opts.source_address else None, workers=[w])
-    cluster.run(_reset_budget, str(folder), opts)
-    counts,tripped,stopped = Counter(),{},None
-    with tqdm(total=len(todo), desc='downloading', unit='video', disable=not progress) as bar:
-        try:
-            for vid,row in cluster.map(fetch_remote, {w.video_id: (w, str(folder), opts) for w in todo}):
-                if isinstance(row, Tripped):
-                    tripped[row.where] = row.advice
-                    if not cluster.retry(vid, avoid=row.worker): stopped = row.advice; break   # every worker's breaker is open
-                    continue
-                if isinstance(row, Lost):
-                    row = dict(video_id=vid, status='error', reason=f"the worker fetching it died each time it was tried: {row.reason}",
-                               bytes=0, attempts=0, seconds=0.0, url=opts.url_template.format(id=vid))
-                if row is None: continue
-                manifest.add(row); counts['ok' if row['status'] == 'ok' else 'failed'] += 1
-                bar.update(); bar.set_postfix(ok=counts['ok'], failed=counts['failed'], stopped=len(tripped))
-        finally: manifest.compact()
-    if stopped: raise CircuitOpen(f"on every worker ({', '.join(sorted(tripped))}): {stopped}")
-    return {**summarize(manifest, wanted), 'pace': f"{len(todo):,} videos on {len(workers)} workers"}
 
 # %% ../nbs/04_download.ipynb #3e0805a3
 MBIT_PER_S = {144: 0.1, 240: 0.25, 360: 0.5, 480: 0.9, 720: 1.9, 1080: 3.5, 1440: 8.0, 2160: 16.0}  # typical YouTube H.264 at a height
@@ -702,16 +893,16 @@ def check_cookies(path)->dict:
     "Whether `path` is a readable cookies.txt in Netscape format, as yt-dlp reads it"
     from http.cookiejar import MozillaCookieJar, LoadError
     p = Path(path)
-    try: head = p.open(encoding='utf-8', errors='replace').readline()
+    try: p.open('rb').close()
     except OSError as e: return dict(path=str(p), ok=False, detail=f"cannot read it: {e.strerror or e}")
     jar = MozillaCookieJar()
     try: jar.load(str(p), ignore_discard=True, ignore_expires=True)
     except (LoadError, OSError, ValueError) as e:
         return dict(path=str(p), ok=False, detail=f"not a Netscape cookies.txt ({' '.join(str(e).split())[:120]})")
     youtube = sum('youtube.com' in c.domain for c in jar)
-    ok = bool(re.match(r'#\s*(Netscape )?HTTP Cookie File', head)) or len(jar) > 0
+    ok = len(jar) > 0
     return dict(path=str(p), ok=ok, cookies=len(jar), youtube_cookies=youtube,
-                detail=f"{len(jar)} cookies, {youtube} for youtube.com" if ok else 'no cookies in it')
+                detail=f"{len(jar)} cookies, {youtube} for youtube.com" if ok else 'no cookies in it (a header alone is not a session)')
 
 def check_network(host:str='www.youtube.com', port:int=443, timeout:float=5.0)->dict:
     "Whether a TCP connection to `host` opens: `reachable` True, or False with why (offline is an answer)"
@@ -725,14 +916,16 @@ def check_network(host:str='www.youtube.com', port:int=443, timeout:float=5.0)->
     return dict(host=host, reachable=True, detail=f"{host}:{port} answers ({(time.monotonic() - t0) * 1000:.0f} ms)")
 
 def probe(video_id:str, # the video to look at
-          opts:DownloadOptions=DownloadOptions(), # where from, cookies, extractor args ...
+          opts:DownloadOptions|None=None, # where from, cookies, extractor args, proxy, address ... (default: YouTube's)
           height:int|None=None, # the annotated height (None: the best)
          )->dict:
-    "Metadata-only extraction of one video: its mp4 video formats and the one `choose_format` picks"
+    "Metadata-only extraction of one video, with the setup a download would use: its mp4 video formats and the one `choose_format` picks"
     import yt_dlp
+    opts = opts or DownloadOptions()
     if not is_video_id(video_id): raise DownloadError(f"not a YouTube id: {video_id!r}")
     if opts.cookies and not check_cookies(opts.cookies)['ok']: opts = replace(opts, cookies=None)   # yt-dlp would refuse to start
-    with yt_dlp.YoutubeDL(ydl_params(opts)) as ydl:
+    address = {'source_address': opts.source_address[0]} if opts.source_address else {}
+    with yt_dlp.YoutubeDL({**ydl_params(opts), **address}) as ydl:
         try: info = ydl.extract_info(opts.url_template.format(id=video_id), download=False, process=False)
         except yt_dlp.utils.YoutubeDLError as e:
             status,reason = classify(e)
@@ -746,26 +939,27 @@ def probe(video_id:str, # the video to look at
 
 def doctor(wanted:list=(), # videos an annotation asks for (for the disk estimate)
            out='.', # where the videos will go
-           opts:DownloadOptions=DownloadOptions(),
-           network:bool=True, # try to reach YouTube
+           opts:DownloadOptions|None=None, # the run's options (default: YouTube's)
+           network:bool=True, # try to reach the site the run fetches from (or its proxy)
           )->dict:
     "The state of this machine for downloading: versions, JS runtime, cookies, disk, network, and the problems found"
     import yt_dlp
+    opts = opts or DownloadOptions()
     from msasl_prep.video import run_ffmpeg
     try: import yt_dlp_ejs; ejs = getattr(yt_dlp_ejs, 'version', None) or 'installed'
     except ImportError: ejs = None
-    with yt_dlp.YoutubeDL(ydl_params(replace(opts, cookies=None))) as ydl: js = js_runtime(ydl)   # cookies are checked below
+    js = js_runtime()
     try: ffmpeg = run_ffmpeg(['-version'], capture_output=True, text=True, timeout=30).stdout.split('\n')[0].split(' Copyright')[0] or None
     except (OSError, subprocess.SubprocessError, RuntimeError): ffmpeg = None
     where = Path(out).resolve()
     probe_at = next((p for p in [where, *where.parents] if p.exists()), Path('/'))
     free = shutil.disk_usage(probe_at).free
     need = estimate_bytes(wanted) if wanted else None
-    disk = dict(path=str(where), free_bytes=free, videos=len(wanted) or None, needed_bytes=need,
+    disk = dict(path=str(out), free_bytes=free, videos=len(wanted) or None, needed_bytes=need,
                 ok=need is None or free >= need)
     report = dict(yt_dlp=yt_dlp.version.__version__, yt_dlp_ejs=ejs, js_runtime=js, ffmpeg=ffmpeg,
                   cookies=check_cookies(opts.cookies) if opts.cookies else None, disk=disk,
-                  network=check_network() if network else dict(host='www.youtube.com', reachable=None, detail='not checked'))
+                  network=check_network(*_endpoint(opts)) if network else dict(host=_endpoint(opts)[0], reachable=None, detail='not checked'))
     problems = []
     if js is None: problems.append("yt-dlp finds no JavaScript runtime: YouTube will offer few formats (pip install 'yt-dlp[default]' deno)")
     if ejs is None: problems.append("yt-dlp-ejs is missing: YouTube's JavaScript challenges cannot be solved (pip install 'yt-dlp[default]')")
@@ -780,7 +974,8 @@ def format_doctor(r:dict)->str:
     js = r['js_runtime']
     gb = lambda b: f"{b / 1e9:.1f} GB" if b >= 1e9 else f"{b / 1e6:.0f} MB"
     lines = [f"yt-dlp {r['yt_dlp']}, yt-dlp-ejs {r['yt_dlp_ejs'] or 'MISSING'}, ffmpeg: {r['ffmpeg'] or 'MISSING'}",
-             f"JavaScript runtime (as yt-dlp sees it): " + (f"{js['name']} {js['version']} at {js['path']}" if js else 'NONE'),
+             f"JavaScript runtime (as yt-dlp sees it): " + (f"{js['name']} {js['version']}" + (" (the deno wheel's binary)"
+             if js['path'] and js['path'] == deno_path() else f" at {js['path']}") if js else 'NONE'),
              f"disk: {gb(r['disk']['free_bytes'])} free at {r['disk']['path']}" +
              (f"; {r['disk']['videos']:,} videos need about {gb(r['disk']['needed_bytes'])}" if r['disk']['needed_bytes'] else ''),
              f"network: {r['network']['detail']}"]
@@ -800,25 +995,33 @@ def summarize(manifest:Manifest, wanted:list, ks=(100, 200, 500, 1000))->dict:
     "Counts by status and the clips lost per split and per K (a clip of an ok video is lost when it ends past the video's frames)"
     rows = {w.video_id: manifest.get(w.video_id) or {} for w in wanted}
     status = {v: r.get('status', 'not_tried') for v,r in rows.items()}
-    lost,total = defaultdict(Counter),defaultdict(Counter)
+    keys = ('all',) + tuple(str(k) for k in sorted(ks))
+    lost,total = {k: Counter() for k in keys},{k: Counter() for k in keys}
     for w in wanted:
         frames = rows[w.video_id].get('frames') if status[w.video_id] == 'ok' else None
         for r in w.records:
-            for k in ('all',) + tuple(str(k) for k in ks if r.label < k):
+            for k in ('all',) + tuple(str(k) for k in sorted(ks) if r.label < k):
                 total[k][r.split] += 1
                 if frames is None or r.end >= frames: lost[k][r.split] += 1
     bad = sum(r.get('status') == 'bad_id' for r in manifest.rows.values())
     return dict(videos=len(wanted), status=dict(Counter(status.values()).most_common()), bad_ids=bad,
-                clips=dict(total), clips_lost=dict(lost))
+                adopted=sum(bool(r.get('adopted')) for r in rows.values()),
+                clips={k: dict(v) for k,v in total.items() if v}, clips_lost={k: dict(v) for k,v in lost.items() if v})
+
+def _seconds(s:float)->str: return f"{s / 3600:.1f} h" if s >= 5400 else f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
 
 def format_download_summary(s:dict)->str:
     "The summary as a table for the terminal"
     out = [f"{s['videos']} videos: " + ', '.join(f"{k} {v}" for k,v in s['status'].items())
+           + (f" ({s['adopted']} adopted from the folder)" if s.get('adopted') else '')
            + (f"; {s['bad_ids']} annotation urls with no valid id (bad_id)" if s['bad_ids'] else ''),
            '', f"{'clips lost / clips':<16}" + ''.join(f"{sp:>16}" for sp in ('train', 'val', 'test'))]
     for k,tot in s['clips'].items():
         name = 'all classes' if k == 'all' else f"MS-ASL{k}"
         out.append(f"{name:<16}" + ''.join(f"{str(s['clips_lost'].get(k, {}).get(sp, 0)) + ' / ' + str(tot.get(sp, 0)):>16}"
                                           for sp in ('train', 'val', 'test')))
-    if s.get('pace'): out.append(f"this run fetched {s['pace']}")
+    if r := s.get('run'):
+        out.append(f"this run: {r['tried']} videos to do: {r['fetched']} fetched, {r['adopted']} adopted from the folder, "
+                   f"{r['failed']} failed, in {_seconds(r['seconds'])}" + (f" (planned: {r['pace']})" if r['tried'] else ''))
     return '\n'.join(out)
+

@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_files.ipynb #dcf2c225
 from __future__ import annotations
-import errno, fcntl, os, secrets, shutil, time
+import errno, fcntl, os, secrets, shutil, stat, time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['LOCAL_WRITE_ERRNOS', 'LOCK_NAME', 'TRASH_PREFIX', 'write_atomic', 'append_whole', 'WriteError', 'local_write_errno',
-           'write_error', 'stop_on_disk_failure', 'LockedError', 'OutputLock', 'remove_tree', 'OptionError', 'Lost']
+           'write_error', 'stop_on_disk_failure', 'LockedError', 'OutputLock', 'lock_holder', 'remove_tree',
+           'OptionError']
 
 # %% ../nbs/00_files.ipynb #3e23a8a7
 def write_atomic(path, # the file to (re)write
@@ -86,6 +86,21 @@ LOCK_NAME = '.msasl-prep.lock'
 class LockedError(RuntimeError):
     "Another run holds the output folder"
 
+def _lock_file(path:Path, create:bool=True)->int|None:
+    "A descriptor of the lock file at `path`, opened without following links: a link planted there is replaced, never its target written"
+    flags = (os.O_RDWR | os.O_CREAT if create else os.O_RDONLY) | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(3):
+        try: fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            if create: raise
+            return None
+        except OSError as e:
+            if e.errno != errno.ELOOP or not create: raise
+            path.unlink(); continue                           # a symbolic link is not our lock: it goes, its target is untouched
+        if stat.S_ISREG(os.fstat(fd).st_mode): return fd
+        os.close(fd); raise OSError(errno.EISDIR, f"{path} is not a file; remove it")
+    raise OSError(errno.ELOOP, f"{path}: a link keeps coming back; remove it")
+
 class OutputLock:
     "An exclusive lock on an output folder for the life of a run: `with OutputLock(folder): ...`"
     def __init__(self, folder): self.folder,self.fd = Path(folder),None
@@ -93,13 +108,13 @@ class OutputLock:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder/LOCK_NAME
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = _lock_file(path)
             try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 pid = os.pread(fd, 32, 0).decode(errors='replace').strip() or '?'
                 os.close(fd)
                 raise LockedError(f"another run (pid {pid}) is using {self.folder}; wait for it to end, or stop it") from None
-            try: same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            try: same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError: same = False
             if same: break
             os.close(fd)                         # the holder removed the file as we opened it: lock the new one
@@ -110,6 +125,18 @@ class OutputLock:
         try: self.path.unlink()                  # still locked: whoever opens the old file sees it is gone and retries
         except OSError: pass
         os.close(self.fd); self.fd = None
+
+def lock_holder(folder)->str|None:
+    "The pid of a run holding `folder`'s lock (as text), or None if no run holds it"
+    try: fd = _lock_file(Path(folder)/LOCK_NAME, create=False)
+    except OSError: return None
+    if fd is None: return None
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError: return os.pread(fd, 32, 0).decode(errors='replace').strip() or '?'
+        fcntl.flock(fd, fcntl.LOCK_UN); return None
+    finally: os.close(fd)
+
 
 # %% ../nbs/00_files.ipynb #25e6eec9
 TRASH_PREFIX = '.trash-'
@@ -132,9 +159,3 @@ def remove_tree(path, # a folder (or nothing)
 # %% ../nbs/00_files.ipynb #6394027e
 class OptionError(ValueError):
     "An option or parameter that cannot work; the message names it and what it must be"
-
-# %% ../nbs/00_files.ipynb #27cda8fe
-@dataclass(frozen=True)
-class Lost:
-    "A unit of work that never finished: the workers running it kept dying"
-    reason:str

@@ -4,23 +4,26 @@
 
 # %% ../nbs/08_frames.ipynb #d1e84301
 from __future__ import annotations
-import json, os, time
+import json, os, threading, time
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from .annotations import is_video_id
-from .files import (write_atomic, append_whole, OutputLock, OptionError, Lost, local_write_errno, write_error, stop_on_disk_failure,
+from .files import (write_atomic, append_whole, OutputLock, lock_holder, OptionError, local_write_errno, write_error, stop_on_disk_failure,
                               remove_tree, TRASH_PREFIX)
 from .video import run_ffmpeg, VideoError, VideoIndex, index_video, keyframe_before
 from .clips import ClipOptions, ClipPlan, plan_video
 from .lists import SPLIT_LISTS, write_lists
 from .captions import Captioner, hide_filter
+from .cluster import Lost, Stopped, connect, stopping
+
 
 # %% auto #0
 __all__ = ['NOTES', 'decode_ranges', 'ExtractionError', 'run_range', 'ExtractOptions', 'write_notes', 'load_notes', 'VideoPlan',
-           'plan_extraction', 'make_range', 'report_rows', 'extract_video', 'summarize', 'run_videos', 'extract_frames',
+           'plan_extraction', 'make_range', 'report_rows', 'extract_video', 'summarize', 'extract_frames',
            'format_summary']
 
 # %% ../nbs/08_frames.ipynb #8dbb1ee5
@@ -253,13 +256,22 @@ def report_rows(vp:VideoPlan,
     return done,rows
 
 # %% ../nbs/08_frames.ipynb #4b781fe0
+_POOLS,_POOLS_LOCK = {},threading.Lock()
+
+def _range_pool(n:int)->ThreadPoolExecutor|None:
+    "This process's pool of `n` threads for decode ranges, shared by the videos it extracts at once (None: one range at a time)"
+    if n <= 1: return None
+    with _POOLS_LOCK:
+        if n not in _POOLS: _POOLS[n] = ThreadPoolExecutor(n, 'ranges')
+        return _POOLS[n]
+
 def extract_video(video_id:str, # the video's 11-character id
                   records:list, # its valid records
                   videos, # folder of <video_id>.mp4 files
                   out, # the global_crops folder
                   opts:ExtractOptions=ExtractOptions(),
                   captioner:Captioner|None=None, # hide captions of the gloss
-                  pool:Executor|None=None, # runs the decode ranges in parallel (default: one after the other, here)
+                  ranges:int=1, # decode ranges at once, on threads this process shares (1: one after the other)
                  )->tuple:
     "`(plans_done, report_rows)` for one video: plan it, make its clip folders under `out/<video_id>/`, note them, report"
     started = time.perf_counter()
@@ -268,11 +280,13 @@ def extract_video(video_id:str, # the video's 11-character id
     where = f"the clip notes of {video_id} in {Path(out)}"
     if vp.todo:
         with stop_on_disk_failure(where): write_notes(vp.folder, notes)       # no note left for a clip about to be remade
+        pool = _range_pool(ranges)
         runs = [pool.submit(make_range, vp, g, opts) for g in vp.ranges] if pool else []
         try:
             for made,failed in (f.result() for f in as_completed(runs)) if pool else (make_range(vp, g, opts) for g in vp.ranges):
                 notes.update(made); errors.update(failed)
                 with stop_on_disk_failure(where): write_notes(vp.folder, notes)
+                if stopping().is_set(): raise Stopped(video_id)                # what is made is noted; the rest waits for the rerun
         except BaseException:
             for f in runs: f.cancel()
             raise
@@ -280,6 +294,7 @@ def extract_video(video_id:str, # the video's 11-character id
         (vp.folder/NOTES).unlink(missing_ok=True)
         if vp.folder.is_dir() and not any(vp.folder.iterdir()): vp.folder.rmdir()
     return report_rows(vp, errors, opts, time.perf_counter() - started)
+
 
 # %% ../nbs/08_frames.ipynb #21ee8332
 def summarize(records:list, # the records asked for
@@ -298,63 +313,61 @@ def summarize(records:list, # the records asked for
         caps = [r['captions'] for r in rows if 'captions' in r]
         s.update(captions_found=sum(bool(c['found']) for c in caps), captions_hidden=sum(bool(c['hidden']) for c in caps),
                  captions_over_signer=sum(any(h['overlaps_signer'] for h in c['hidden']) for c in caps))
+    if records and not ok:
+        missing = len({r['video_id'] for r in rows if r.get('reason') == 'missing_video'})
+        s['hint'] = (f"no clip could be made: {missing} of {s['videos']} videos are not in the videos folder (download them first: "
+                     f"msasl-download-videos, or check -v)" if missing else "no clip could be made: see the reasons above and the report")
     return s
-
-def run_videos(by_video:dict, # video id -> its records
-               videos, out, opts:ExtractOptions, captioner:Captioner|None,
-               workers:int=1, # threads here (with their decode ranges on as many more)
-               cluster=None, # or a Dask cluster runner
-              ):
-    "`(video_id, (plans_done, report_rows))` for every video, as each finishes: `extract_video` on threads here, or as cluster tasks"
-    if cluster is not None:                        # paths as every worker sees them; a lost task skips its clips, said so
-        jobs = {vid: (vid, recs, str(Path(videos).resolve()), str(Path(out).resolve()), opts, captioner) for vid,recs in sorted(by_video.items())}
-        for vid,res in cluster.map(extract_video, jobs):
-            yield vid,(([], [_row('skipped', r, 'worker_lost', detail=res.reason) for r in by_video[vid]]) if isinstance(res, Lost) else res)
-        return
-    with ThreadPoolExecutor(workers, 'ranges') as ranges, ThreadPoolExecutor(workers, 'videos') as pool:
-        runs = {pool.submit(extract_video, vid, recs, videos, out, opts, captioner, ranges): vid for vid,recs in sorted(by_video.items())}
-        try:
-            for f in as_completed(runs): yield runs[f],f.result()
-        except BaseException:                      # stopped (Ctrl-C, a full disk): nothing new starts
-            for f in runs: f.cancel()
-            raise
 
 def extract_frames(records:list, # valid records (e.g. `load_annotations(...).records`)
                    videos, # folder of <video_id>.mp4
                    out, # output folder: gets global_crops/, train.txt, val.txt, test.txt, extract_report.jsonl
-                   workers:int|None=None, # videos in parallel (default: cores)
+                   workers:int|None=None, # videos in parallel, with as many decode ranges (default: cores)
                    seed:int=0, # train list shuffle seed
                    opts:ExtractOptions=ExtractOptions(),
                    progress:bool=True,
                    problems:list=(), # `Problem`s of invalid records, to name in the report too
                    captioner:Captioner|None=None, # hide captions of the gloss (see `captions.Captioner`)
-                   cluster=None, # run each video as a task on a Dask cluster (see `cluster.connect`); default: threads here
+                   runner=None, # what runs the videos (see `cluster.connect`); default: `workers` threads here
                   )->dict:
     "Extract every clip of `records`; return a summary (counts by status and reason, clips per split)"
     from tqdm import tqdm
     if workers is not None and (type(workers) is not int or workers < 1):
         raise OptionError(f"workers must be a whole number of at least 1, got {workers!r}")
     out,n = Path(out),workers or os.cpu_count() or 1
-    with OutputLock(out):                           # one run at a time on `out`
+    with OutputLock(out), (nullcontext(runner) if runner is not None else connect(None, n, name='extract')) as run:
         crops,report = out/'global_crops',out/'extract_report.jsonl'
         crops.mkdir(parents=True, exist_ok=True)
         by_video = defaultdict(list)
         for r in records: by_video[r.video_id].append(r)
-        if cluster is not None: cluster.check_shared(out, videos)
+        run.check_shared(out); run.check_shared(videos, writable=False)      # the videos are only read
+        busy = lock_holder(videos)                                             # a download still writing into the videos folder
+        here = (lambda p: str(p)) if run.local else (lambda p: str(Path(p).resolve()))   # paths as every worker sees them
+        jobs = {vid: (vid, recs, here(videos), here(crops), opts, captioner, n if run.local else 1) for vid,recs in sorted(by_video.items())}
         with stop_on_disk_failure(f"the report in {out}"): write_atomic(report, '')
         plans,rows = [],[]
         with tqdm(total=len(by_video), desc='extracting', unit='video', disable=not progress) as bar:
-            for vid,(done,got) in run_videos(by_video, videos, crops, opts, captioner, n, cluster):
-                plans += done; rows += got
+            def take(vid, res):
+                done,got = ([], [_row('skipped', r, 'worker_lost', detail=res.reason) for r in by_video[vid]]) if isinstance(res, Lost) else res
+                plans.extend(done); rows.extend(got)
                 with stop_on_disk_failure(f"the report in {out}"): append_whole(report, ''.join(json.dumps(r) + '\n' for r in got).encode())
                 bar.update(); bar.set_postfix(clips=len(plans), skipped=sum(r['status'] == 'skipped' for r in rows))
+            try:
+                for vid,res in run.map(extract_video, jobs): take(vid, res)
+            except BaseException:                       # stopped (Ctrl-C, a full disk): videos that finished meanwhile are reported
+                for vid,res in run.stop(): take(vid, res)
+                raise
         splits = sorted({r.split for r in records}, key=lambda s: (SPLIT_LISTS + (s,)).index(s))
         rows.sort(key=lambda r: (r['video_id'], r.get('clip', ''), r['split'], r['record']))
         rows += [dict(status='invalid', file=Path(p.file).name, record=p.index, reason=p.reason, detail=p.detail) for p in problems]
         with stop_on_disk_failure(f"the lists and report in {out}"):
             counts = write_lists(out, [(p.split, p.list_line) for p in plans], splits, seed)
             write_atomic(report, ''.join(json.dumps(r) + '\n' for r in rows))
-        return summarize(records, rows, counts, captioner is not None)
+        s = summarize(records, rows, counts, captioner is not None)
+        if busy: s['busy'] = (f"a download (pid {busy}) was writing into {videos} during this run: the videos it had not fetched yet "
+                              f"are reported missing_video; run the same command again when it has ended")
+        return s
+
 
 # %% ../nbs/08_frames.ipynb #db1ff5a0
 def format_summary(s:dict)->str:
@@ -369,4 +382,6 @@ def format_summary(s:dict)->str:
     if 'captions_found' in s:
         out.append(f"captions: text found in {s['captions_found']} clips, hidden in {s['captions_hidden']}"
                    f" ({s['captions_over_signer']} of them over the signer box)")
+    if s.get('hint'): out.append(s['hint'])
+    if s.get('busy'): out.append(f"note: {s['busy']}")
     return '\n'.join(out)

@@ -67,6 +67,7 @@ def format_topk(counts:dict, # from `split_topk`
                )->str:
     "Clips per split and K here, in the MS-ASL paper, and the share missing"
     splits = list(counts)
+    if not splits: return 'no list files: no top-K subsets'
     out = [f"{'subset':<12}" + ''.join(f"{s:>26}" for s in splits), f"{'':<12}" + ''.join(f"{'here / paper (missing)':>26}" for _ in splits)]
     for k in [k for k in next(iter(counts.values())) if k != 'all']:
         cells = []

@@ -4,14 +4,15 @@
 
 # %% ../nbs/10_run.ipynb #b1f4ec9a
 from __future__ import annotations
-import json, os, sys, tempfile, time
+import ast, json, os, sys, tempfile, time
 from contextlib import contextmanager
 from pathlib import Path
 from .files import OptionError
+from .annotations import SPLITS
 
 # %% auto #0
-__all__ = ['PARAMETERS', 'KERNEL', 'RunError', 'pipeline_notebook', 'parse_value', 'check_parameters', 'run_pipeline',
-           'this_python_kernel', 'describe_data_dir', 'demo']
+__all__ = ['PARAMETERS', 'KERNEL', 'RunError', 'pipeline_notebook', 'parse_value', 'check_parameters', 'notebook_parameters',
+           'run_pipeline', 'this_python_kernel', 'describe_data_dir', 'demo']
 
 # %% ../nbs/10_run.ipynb #9c5b5471
 class RunError(Exception):
@@ -28,12 +29,14 @@ def pipeline_notebook()->Path:
     raise RunError(f"no pipeline notebook in {Path(msasl_prep.__file__).parent} or {clone.parent}: reinstall msasl-prep")
 
 def parse_value(text:str):
-    "A parameter value from the command line: JSON if it parses (numbers, lists, null, true), else the string"
+    "A parameter value from the command line: JSON if it parses (numbers, lists, null, true), else a Python literal (None, False, [100, 200]), else the string"
     try: return json.loads(text)
-    except ValueError: return text
+    except ValueError: pass
+    try: return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError): return text
+
 
 # %% ../nbs/10_run.ipynb #0e785b05
-_SPLIT_NAMES = ('train', 'val', 'test')
 _whole = lambda v, lo=None, hi=None: type(v) is int and (lo is None or v >= lo) and (hi is None or v <= hi)
 _path = lambda v: isinstance(v, str) and v.strip() != ''
 
@@ -47,10 +50,15 @@ def _template(v)->bool:
     try: v.format(id='abcdefghijk'); return True
     except (KeyError, IndexError, ValueError): return False
 
+def _captions(v)->bool:
+    "False, or True where the captions extra is installed"
+    import importlib.util
+    return v is False or (v is True and importlib.util.find_spec('rapidocr') is not None and importlib.util.find_spec('onnxruntime') is not None)
+
 PARAMETERS = { # name: (what it must be, the check)
     'data_dir': ('a folder path', _path),
-    'annotation_dir': ('a folder path', _path),
-    'splits': ("a non-empty list of 'train', 'val', 'test'", lambda v: isinstance(v, list) and v != [] and all(x in _SPLIT_NAMES for x in v) and len(set(v)) == len(v)),
+    'annotation_dir': ('null or a folder path', lambda v: v is None or _path(v)),
+    'splits': ("a non-empty list of 'train', 'val', 'test'", lambda v: isinstance(v, list) and v != [] and all(x in SPLITS for x in v) and len(set(v)) == len(v)),
     'topk': ('a list of whole numbers of at least 1, like [100, 200]', lambda v: isinstance(v, list) and all(_whole(k, 1) for k in v)),
     'workers': ('a whole number from 1 to 1024', lambda v: _whole(v, 1, 1024)),
     'download_workers': ('a whole number from 1 to 64', lambda v: _whole(v, 1, 64)),
@@ -61,9 +69,9 @@ PARAMETERS = { # name: (what it must be, the check)
     'crop_mode': ("'clamp' or 'pad'", lambda v: v in ('clamp', 'pad')),
     'align': ("'frame' or 'time'", lambda v: v in ('frame', 'time')),
     'target_frames': ('a whole number from 1 to 100000', lambda v: _whole(v, 1, 100_000)),
-    'imagenet_root': ('null or a folder path', lambda v: v is None or _path(v)),
+    'imagenet_root': ('null or an existing folder', lambda v: v is None or (_path(v) and Path(v).is_dir())),
     'n_checks': ('a whole number of at least 0', lambda v: _whole(v, 0)),
-    'hide_captions': ('true or false', lambda v: isinstance(v, bool)),
+    'hide_captions': ("true or false, and true needs the captions extra (pip install 'msasl-prep[captions]')", _captions),
     'dask': ('null, local, local:N or a Dask scheduler address like tcp://host:8786', lambda v: v is None or _dask_address(v)),
 }
 
@@ -76,7 +84,14 @@ def check_parameters(params:dict, # pipeline parameters by name
         if not ok(value): raise RunError(f"parameter {name} must be {what}, got {json.dumps(value)[:80]}")
     return params
 
+
 # %% ../nbs/10_run.ipynb #62d97238
+def notebook_parameters(nb:Path|None=None, # a notebook with a `parameters` cell (default: the pipeline's)
+                       )->dict:
+    "The notebook's parameters and their defaults, as papermill reads its `parameters` cell"
+    import papermill as pm
+    return {name: ast.literal_eval(p['default']) for name,p in pm.inspect_notebook(str(nb or pipeline_notebook())).items()}
+
 def run_pipeline(data_dir, # DATA_DIR
                  parameters:dict|None=None, # notebook parameters (names of its `parameters` cell)
                  progress:bool=True, # papermill's progress bar over cells
@@ -84,15 +99,14 @@ def run_pipeline(data_dir, # DATA_DIR
     "Execute the pipeline notebook for `data_dir`; returns the executed notebook's path"
     try: import papermill as pm
     except ImportError: raise RunError("papermill is not installed: pip install -e \".[dev]\"") from None
-    data = Path(data_dir).resolve()
-    params = {'data_dir': str(data), 'annotation_dir': str(data/'msasl_data'), **(parameters or {})}
     nb = pipeline_notebook()
-    allowed = _parameter_names(nb)
-    unknown = sorted(set(params) - allowed)
-    if unknown: raise RunError(f"unknown parameter(s) {', '.join(unknown)}; the notebook takes {', '.join(sorted(allowed))}")
+    params = {'data_dir': str(data_dir), **(parameters or {})}
+    unknown = sorted(set(params) - set(notebook_parameters(nb)))
+    if unknown: raise RunError(f"unknown parameter(s) {', '.join(unknown)}; the notebook takes {', '.join(sorted(notebook_parameters(nb)))}")
     check_parameters(params)
-    for name in ('annotation_dir', 'imagenet_root'):      # relative to where the user is, not to DATA_DIR where the notebook runs
+    for name in ('data_dir', 'annotation_dir', 'imagenet_root'):      # relative to where the user is, not to DATA_DIR where it runs
         if params.get(name) is not None: params[name] = os.path.abspath(params[name])
+    data = Path(params['data_dir'])
     (data/'reports').mkdir(parents=True, exist_ok=True)
     out = data/'reports'/f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
     try:
@@ -107,17 +121,15 @@ def run_pipeline(data_dir, # DATA_DIR
             raise ChecksFailed(f"{e.evalue} (see {out})") from None
         raise RunError(f"the pipeline stopped in cell {e.exec_count}: {e.ename}: {e.evalue} (see {out})") from None
     return out
-
 KERNEL = 'msasl-prep'
 
 @contextmanager
 def this_python_kernel():
     "The name of a Jupyter kernel that runs this very Python (where msasl_prep is installed), whatever kernels the user has"
+    from ipykernel.kernelspec import write_kernel_spec
     with tempfile.TemporaryDirectory() as d:
-        spec = Path(d)/'kernels'/KERNEL; spec.mkdir(parents=True)
-        argv = [sys.executable, '-m', 'ipykernel_launcher', '-f', '{connection_file}', '--IPKernelApp.log_level=ERROR']  # no chatter on stderr
-        (spec/'kernel.json').write_text(json.dumps(dict(argv=argv,
-                                                        display_name='Python (msasl-prep)', language='python')))
+        write_kernel_spec(Path(d)/'kernels'/KERNEL, overrides=dict(display_name='Python (msasl-prep)'),
+                          extra_arguments=['--IPKernelApp.log_level=CRITICAL'])     # no chatter on stderr (a cell's errors are in the notebook)
         old = os.environ.get('JUPYTER_PATH')
         os.environ['JUPYTER_PATH'] = os.pathsep.join([d, *([old] if old else [])])
         try: yield KERNEL
@@ -125,32 +137,37 @@ def this_python_kernel():
             if old is None: os.environ.pop('JUPYTER_PATH', None)
             else: os.environ['JUPYTER_PATH'] = old
 
-def _parameter_names(nb:Path)->set:
-    import ast, nbformat
-    cell = next(c for c in nbformat.read(nb, as_version=4).cells if 'parameters' in c.metadata.get('tags', []))
-    return {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets}
+
 
 # %% ../nbs/10_run.ipynb #3f661ff1
-def describe_data_dir(data_dir, splits=('train', 'val', 'test'), topk=(100, 200, 500, 1000), imagenet:bool=False)->str:
+def describe_data_dir(data_dir, # DATA_DIR
+                      splits=SPLITS, topk=(100, 200, 500, 1000), # the lists the run was asked for
+                      imagenet:bool=False, # show the ImageNet list too
+                      annotation_dir=None, # where the annotation was read from (default: DATA_DIR/msasl_data)
+                     )->str:
     "The DATA_DIR layout with counts, each expected path marked present (+) or missing (-)"
     data = Path(data_dir); m = data/'msasl'; crops = m/'global_crops'; src = data/'msasl_data'
+    ann = Path(annotation_dir) if annotation_dir is not None else src
     vids = [p for p in crops.iterdir() if p.is_dir()] if crops.is_dir() else []
     mp4s = sum(1 for _ in (src/'videos').glob('*.mp4')) if (src/'videos').is_dir() else 0
     clips = [c for v in vids for c in v.iterdir() if c.is_dir() and c.name.startswith('clip_')]
     images = sum(1 for c in clips for _ in c.glob('img_*.jpg'))
-    mark = lambda p: '+' if p.exists() else '-'
+    mark = lambda *ps: '+' if all(p.exists() for p in ps) else '-'
     lines_in = lambda p: sum(1 for _ in p.open()) if p.exists() else 0
-    out = [f"{data}/", *(f"  {mark(src/f'MSASL_{s}.json')} msasl_data/MSASL_{s}.json" for s in (*splits, 'classes')),
+    shown = (lambda f: f"msasl_data/{f}") if annotation_dir is None else (lambda f: str(ann/f))
+    out = [f"{data}/", *(f"  {mark(ann/f'MSASL_{s}.json')} {shown(f'MSASL_{s}.json')}" for s in (*splits, 'classes')),
            f"  {mark(src/'videos')} msasl_data/videos/<video_id>.mp4   {mp4s} videos",
            f"  {mark(crops)} msasl/global_crops/<video_id>/clip_NNNN/img_NNNNN.jpg   {len(vids)} videos, {len(clips)} clips, {images} images"]
     for s in splits: out.append(f"  {mark(m/f'{s}.txt')} msasl/{s}.txt   {lines_in(m/f'{s}.txt')} clips")
-    for k in topk: out.append(f"  {mark(m/f'train{k}.txt')} msasl/{{train,val,test}}{k}.txt   " + ', '.join(f"{lines_in(m/f'{s}{k}.txt')}" for s in splits))
+    for k in sorted(topk):
+        out.append(f"  {mark(*(m/f'{s}{k}.txt' for s in splits))} msasl/{{{','.join(splits)}}}{k}.txt   " + ', '.join(f"{lines_in(m/f'{s}{k}.txt')}" for s in splits))
     if imagenet or (data/'imagenet_train_list.txt').exists():
         out += [f"  {mark(data/'imagenet'/'train')} imagenet/train/<class>/<image>",
                 f"  {mark(data/'imagenet_train_list.txt')} imagenet_train_list.txt   {lines_in(data/'imagenet_train_list.txt')} images"]
     missing = [l for l in out[1:] if l.lstrip().startswith('-')]
     out.append(f"layout: {'as the training configs expect' if not missing else f'{len(missing)} expected path(s) missing'}")
     return '\n'.join(out)
+
 
 # %% ../nbs/10_run.ipynb #7261ef8a
 def _tiny_imagenet(root:Path, classes:int=3, per_class:int=4):

@@ -1,5 +1,6 @@
 "Shared fixtures: one synthetic sample per test session, made with the real `msasl-make-sample` command."
-import subprocess
+import getpass, os, shutil, subprocess, tempfile
+from pathlib import Path
 import pytest
 
 def run(*args, check=False):
@@ -7,6 +8,21 @@ def run(*args, check=False):
     res = subprocess.run(list(args), capture_output=True, text=True, timeout=600)
     if check and res.returncode: raise AssertionError(f"{args} exited {res.returncode}: {res.stderr}")
     return res
+
+def pytest_configure(config):
+    "The download budgets of this test run live in a folder of its own (every command the tests start inherits it)"
+    config._msasl_state = tempfile.mkdtemp(prefix='msasl-prep-state-')
+    os.environ['MSASL_PREP_STATE'] = config._msasl_state
+
+def pytest_unconfigure(config):
+    "Leave the temporary folder as it was found: the state folder goes, and pytest's own folder if it kept nothing"
+    shutil.rmtree(getattr(config, '_msasl_state', ''), ignore_errors=True)
+    mine = Path(tempfile.gettempdir())/f"pytest-of-{getpass.getuser()}"
+    try:
+        for p in mine.iterdir():
+            if p.is_symlink() and not p.exists(): p.unlink()       # pytest's 'current' link to a folder it removed
+        mine.rmdir()
+    except OSError: pass                                           # a failed test's folder is kept, to look at
 
 @pytest.fixture(scope='session')
 def sample(tmp_path_factory):

@@ -66,7 +66,7 @@ def test_success_and_idempotent_rerun(sample, tmp_path):
         res = download(sample, tmp_path, srv.url_template, '--strict')
         assert res.returncode == 0 and len(srv.log) == n                      # nothing fetched again
         assert manifest(tmp_path) == rows
-        assert not list((tmp_path/'.incoming').iterdir())
+        assert not (tmp_path/'.incoming').exists()                           # nothing left half-fetched, not even the folder
 
 @pytest.fixture(scope='module')
 def faulty_run(sample, tmp_path_factory):
@@ -116,17 +116,19 @@ def test_429_pauses_every_worker(faulty_run):
 
 def test_rerun_after_faults_retries_only_transient(sample, faulty_run):
     f = faulty_run
-    with FaultyServer(sample/'videos', {f['v'][2]: ['always:drop'], f['longest']: [f"always:as={f['v'][6]}"],
-                                        f['v'][8]: [f"always:as={f['shortest']}"]}) as srv:
-        res = download(sample, f['out'], srv.url_template, '--retries', '0')
-        assert res.returncode == 0, res.stderr
-        assert {vid for _, vid in srv.log} == {f['v'][2]}         # only the transient failure is tried again
-        again = manifest(f['out'])
-        assert {k: r['status'] for k, r in again.items()} == {k: r['status'] for k, r in f['rows'].items()}
+    srv = f['srv']                                                 # the same server, so the same source urls
+    with srv.lock:
+        srv.faults = {f['v'][2]: ['always:drop'], f['longest']: [f"always:as={f['v'][6]}"], f['v'][8]: [f"always:as={f['shortest']}"]}
         srv.log.clear()
-        res = download(sample, f['out'], srv.url_template, '--retry-failed', '--retries', '0')
-        assert {vid for _, vid in srv.log} == {f['v'][0], f['v'][2], f['v'][4], f['v'][8]}
-        assert download(sample, f['out'], srv.url_template, '--strict', '--retries', '0').returncode == 1
+    res = download(sample, f['out'], srv.url_template, '--retries', '0')
+    assert res.returncode == 0, res.stderr
+    assert {vid for _, vid in srv.log} == {f['v'][2]}         # only the transient failure is tried again
+    again = manifest(f['out'])
+    assert {k: r['status'] for k, r in again.items()} == {k: r['status'] for k, r in f['rows'].items()}
+    srv.log.clear()
+    res = download(sample, f['out'], srv.url_template, '--retry-failed', '--retries', '0')
+    assert {vid for _, vid in srv.log} == {f['v'][0], f['v'][2], f['v'][4], f['v'][8]}
+    assert download(sample, f['out'], srv.url_template, '--strict', '--retries', '0').returncode == 1
 
 def test_kill_and_rerun_ends_like_a_clean_run(sample, tmp_path):
     with FaultyServer(sample/'videos') as srv:

@@ -35,3 +35,8 @@ def test_the_wheel_runs_the_demo_from_an_empty_folder(tmp_path):
     nb = json.loads(reports[0].read_text())                         # run by this venv's Python, not the user's `python3`
     assert not [o for c in nb['cells'] for o in c.get('outputs', []) if o.get('output_type') == 'error']
     assert len(list((empty/'msasl-demo'/'data'/'msasl'/'checks').glob('*.png'))) == 6
+    for _ in range(2):                               # an editable install, twice, as a user repeats the README's first command
+        pip = subprocess.run([str(py), '-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-deps', '-e', str(ROOT)],
+                             capture_output=True, text=True)
+        assert pip.returncode == 0, pip.stderr[-2000:]
+    assert not list(ROOT.glob('*.egg-info')) and not (ROOT/'build').exists()   # nothing built into the checkout

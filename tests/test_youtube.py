@@ -55,9 +55,8 @@ def fake_youtube(tmp_path):
     return env, plan, log
 
 def test_the_fetcher_has_a_js_runtime_by_yt_dlps_own_detection(tmp_path):
-    from msasl_prep.download import Fetcher, DownloadOptions
-    f = Fetcher(tmp_path, DownloadOptions(), threading.Event())
-    assert f.js_runtime and f.js_runtime['name'] == 'deno', f.js_runtime
+    from msasl_prep.download import js_runtime
+    assert js_runtime() and js_runtime()['name'] == 'deno', js_runtime()
     bare = {**os.environ, 'PATH': '/usr/bin:/bin'}                         # the venv's bin/ not on PATH
     res = subprocess.run([shutil.which('msasl-doctor'), '--json', '--no-network'], capture_output=True, text=True, env=bare)
     r = json.loads(res.stdout)
@@ -93,21 +92,16 @@ def test_youtubes_messages_end_in_the_right_status(sample, tmp_path, fake_youtub
         assert asked.read_text().split() == [ids[1]]                          # the rerun asks again for the bot check only
 
 def test_pacing_spreads_requests_over_all_workers(sample, tmp_path):
+    "The schedule itself is checked against a fake clock in the notebook; here only what load cannot make faster"
     with FaultyServer(sample/'videos') as srv:
         t0 = time.monotonic()
         res = download(sample, tmp_path/'paced', srv.url_template, '-n', '3', '--limit', '6', '--max-per-hour', '1800', '--sleep-interval', '0')
         took = time.monotonic() - t0
         assert res.returncode == 0, res.stderr
-        first = sorted({vid: t for t, vid in reversed(srv.log)}.values())
-        assert len(first) == 6 and took >= 10 and first[-1] - first[0] >= 9.5, (first, took)   # 5 gaps of 2 s
-        assert min(b - a for a, b in zip(first, first[1:])) >= 1.6, first        # never a burst (the first request of a
-                                                                                 # process takes a little longer to leave)
-        assert 'this run fetched 6 videos at <=1800/h: about' in res.stdout
-        srv.log.clear(); t0 = time.monotonic()
+        assert len({vid for _, vid in srv.log}) == 6 and took >= 10, took        # 5 gaps of 2 s: no faster, however idle the machine
+        assert '(planned: 6 videos at <=1800/h: about' in res.stdout and '6 fetched' in res.stdout, res.stdout
         res = download(sample, tmp_path/'free', srv.url_template, '-n', '3', '--limit', '6', '--max-per-hour', '0')
-        assert res.returncode == 0 and time.monotonic() - t0 < 8, res.stderr
-        first = sorted({vid: t for t, vid in reversed(srv.log)}.values())
-        assert first[2] - first[0] < 1.0                                          # three workers start at once
+        assert res.returncode == 0 and '(planned: 6 videos, no pacing)' in res.stdout, res.stdout
 
 def test_the_circuit_breaker_stops_and_the_rerun_resumes(sample, tmp_path):
     ids = list(kinds(sample))
@@ -156,9 +150,9 @@ def test_get_annotation_verifies_and_unpacks_flat(sample, tmp_path):
     try:
         url = f'http://127.0.0.1:{srv.server_address[1]}'
         res = run('msasl-get-annotation', str(tmp_path/'d'), '--url', f'{url}/MS-ASL.zip', '--sha256', '0' * 64)
-        assert res.returncode == 1 and good in res.stderr and '0' * 64 in res.stderr and not (tmp_path/'d').exists(), res.stderr
+        assert res.returncode == 2 and good in res.stderr and '0' * 64 in res.stderr and not (tmp_path/'d').exists(), res.stderr
         res = run('msasl-get-annotation', str(tmp_path/'d'), '--url', f'{url}/evil.zip', '--sha256', evil)
-        assert res.returncode == 1 and "'../x.json'" in res.stderr and not (tmp_path/'d').exists(), res.stderr
+        assert res.returncode == 2 and "'../x.json'" in res.stderr and not (tmp_path/'d').exists(), res.stderr
         res = run('msasl-get-annotation', str(tmp_path/'d'), '--url', f'{url}/MS-ASL.zip', '--sha256', good)
         assert res.returncode == 0, res.stderr
         folder = tmp_path/'d'/'msasl_data'
