@@ -5,17 +5,17 @@
     python .ci/execute_nbs.py --check         # fail if a documentation notebook lacks its outputs, or shows this machine's paths,
                                               # ports, access logs or free disk (CI runs this)
 
-The documentation notebooks are the module notebooks `nbs/NN_*.ipynb` (and `NNa_*.ipynb`). `index.ipynb` is the README's text and
-`pipeline.ipynb` the template papermill runs (its executed copies go to DATA_DIR/reports/), so neither is executed here.
+The documentation notebooks are the module notebooks `nbs/NN_*.ipynb` (and `NNa_*.ipynb`) and `index.ipynb`, the README's text with
+its example. `pipeline.ipynb` is the template papermill runs (its executed copies go to DATA_DIR/reports/), so it is not executed here.
 A notebook is executed in `nbs/` with the Python running this script, then cleaned with `nbdev_clean` as CI expects.
 """
-import argparse, re, subprocess, sys, time
+import argparse, os, re, subprocess, sys, time
 from pathlib import Path
 
 NBS = Path(__file__).resolve().parent.parent/'nbs'
 SHOWN = re.compile(r'print|display|plot_\w+')   # a cell that calls one of these must show something
 MACHINE = re.compile(r'(/tmp/|/var/folders/|/home/|/root\b|/Users/|site-packages|/\.pyenv/|/venv/|\b[\d.]+ [GMT]B free|'
-                     r'(127\.0\.0\.1|localhost|0\.0\.0\.0):\d{2,5}|tcp://|"(GET|HEAD|POST) /\S* HTTP/1\.[01]")')   # this machine's, not the reader's
+                     r'(127\.0\.0\.1|localhost|0\.0\.0\.0):\d{2,5}|"(GET|HEAD|POST) /\S* HTTP/1\.[01]")')   # this machine's, not the reader's
 
 def _shows(source:str)->bool:
     "Whether the cell's code (not its strings or comments) calls print, display or a plot function"
@@ -26,7 +26,7 @@ def _shows(source:str)->bool:
     return any(n and SHOWN.fullmatch(n) for n in names)
 
 def documentation_notebooks(names=()):
-    nbs = sorted(p for p in NBS.glob('[0-9][0-9]*_*.ipynb'))
+    nbs = sorted(p for p in NBS.glob('[0-9][0-9]*_*.ipynb')) + [NBS/'index.ipynb']
     if names: nbs = [p for p in nbs if p.stem in names or p.name in names]
     return nbs
 
@@ -59,6 +59,7 @@ def execute(path:Path, timeout:int=900):
     sys.path.insert(0, str(NBS.parent))
     from msasl_prep.run import this_python_kernel
     nb = nbformat.read(path, as_version=4)
+    os.environ['MPLBACKEND'] = 'module://matplotlib_inline.backend_inline'    # figures shown inline, whatever the shell says
     with this_python_kernel() as kernel:
         client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, resources={'metadata': {'path': str(NBS)}})
         with client.setup_kernel():

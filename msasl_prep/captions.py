@@ -5,12 +5,11 @@
 # %% ../nbs/07_captions.ipynb #e6ed95c3
 from __future__ import annotations
 import re, threading, unicodedata
-import numpy as np
 from dataclasses import dataclass, field
 from .annotations import Record
 from .clips import ClipPlan
 from .video import VideoIndex, frames_at
-from .files import OptionError
+from .options import OptionError, check_number
 
 # %% auto #0
 __all__ = ['MODES', 'FILLS', 'CaptionError', 'CaptionOptions', 'normalize', 'gloss_words', 'is_gloss', 'ocr_engine', 'read_text',
@@ -33,10 +32,10 @@ class CaptionOptions:
     def __post_init__(self):
         if self.mode not in MODES: raise OptionError(f"caption mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.fill not in FILLS: raise OptionError(f"caption fill must be one of {', '.join(FILLS)}, not {self.fill!r}")
-        if type(self.samples) is not int or not 2 <= self.samples <= 64: raise OptionError(f"samples must be a whole number from 2 to 64, got {self.samples!r}")
-        if not 0 <= self.margin <= 2: raise OptionError(f"margin must be from 0 to 2, got {self.margin!r}")
-        if not self.scales or not all(isinstance(x, (int, float)) and 0.5 <= x <= 4 for x in self.scales):
-            raise OptionError(f"scales must be numbers from 0.5 to 4, got {self.scales!r}")
+        check_number('samples', self.samples, 2, 64, integer=True)
+        check_number('margin', self.margin, 0, 2)
+        if not isinstance(self.scales, (tuple, list)) or not self.scales: raise OptionError(f"scales must be a list of numbers, got {self.scales!r}")
+        for x in self.scales: check_number('scales', x, 0.5, 4)
 
 # %% ../nbs/07_captions.ipynb #72d859ec
 def normalize(text:str)->str:
@@ -186,8 +185,8 @@ def hide_filter(boxes:list, # [(x0, y0, x1, y1)] to hide, even-aligned
                 fill:str, # 'blur', 'delogo' or 'black'
                 width:int, height:int, # frame size
                 label:str='h', # prefix for the graph's internal labels
-               )->tuple:
-    "`(head, body)`: filter-graph text; `body` maps the input `[{label}in]` to the output `[{label}out]`"
+               )->str:
+    "The filter-graph text that hides `boxes`: a linear chain for `black` and `delogo`; for `blur`, a graph from `[{label}in]` to `[{label}out]`"
     boxes = [tuple(map(int, b)) for b in boxes]
     if fill == 'black':
         return ','.join(f"drawbox=x={x0}:y={y0}:w={x1 - x0}:h={y1 - y0}:color=black:t=fill" for x0,y0,x1,y1 in boxes)
@@ -231,6 +230,7 @@ class Captioner:
     def read(self, index:VideoIndex, frames:list, crop:tuple, size:tuple)->dict:
         "frame -> readings of what a clip with `crop` at output `size` shows of `frames`, boxes in frame pixels (each read once per run)"
         from PIL import Image
+        import numpy as np
         key = lambda f: (index.path, f, tuple(crop), tuple(size))
         with self.lock: todo = [f for f in frames if key(f) not in self.readings]
         if todo:

@@ -5,18 +5,20 @@
 # %% ../nbs/09_checks.ipynb #2ad5334f
 from __future__ import annotations
 import json, os, random, re
+from typing import TYPE_CHECKING
+if TYPE_CHECKING: import numpy as np   # in annotations only: numpy is imported where it is used
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-import numpy as np
 from .files import write_atomic
 from .video import VideoError, index_video, frames_at
-from .clips import ListLine, ListError
+from .lists import ListLine, ListError
 from .lists import read_list
+from .frames import ReportRow, read_report
 
 # %% auto #0
-__all__ = ['MIN_PSNR', 'ChecksFailed', 'check_lists', 'jpeg_problem', 'read_report', 'sample_clips', 'recrop', 'psnr',
-           'ClipCheck', 'check_clip', 'plot_clip', 'readable_gloss', 'check_crops', 'format_checks']
+__all__ = ['MIN_PSNR', 'ChecksFailed', 'check_lists', 'jpeg_problem', 'sample_clips', 'recrop', 'psnr', 'ClipCheck', 'check_clip',
+           'plot_clip', 'readable_gloss', 'check_crops', 'format_checks']
 
 # %% ../nbs/09_checks.ipynb #c51dd314
 class ChecksFailed(Exception):
@@ -63,17 +65,7 @@ def jpeg_problem(path:Path)->str:
     return ''
 
 # %% ../nbs/09_checks.ipynb #cbca82b1
-def read_report(out)->list:
-    "The rows of `out/extract_report.jsonl`"
-    path = Path(out)/'extract_report.jsonl'
-    if not path.is_file(): raise FileNotFoundError(f"{path}: no extraction report (run msasl-extract-frames first)")
-    rows = []
-    for i,line in enumerate(read_list(path), 1):
-        try: rows.append(json.loads(line))
-        except ValueError as e: raise ListError(f"{path}:{i}: not a JSON row ({e}); run msasl-extract-frames again to rewrite the report") from None
-    return rows
-
-def sample_clips(rows:list, # report rows
+def sample_clips(rows:list[ReportRow], # the report's rows
                  n:int=16, # clips to draw
                  seed:int=0,
                 )->list:
@@ -94,6 +86,7 @@ def recrop(frame:np.ndarray, # HxWx3 RGB source frame
            size:tuple=(256, 300), # output (width, height)
           )->np.ndarray:
     "The crop as the preparation rules define it, made with Pillow"
+    import numpy as np
     from PIL import Image
     return np.asarray(Image.fromarray(frame).crop(tuple(crop)).resize(size, Image.BILINEAR))
 
@@ -101,6 +94,7 @@ def psnr(a:np.ndarray, b:np.ndarray,
          mask:np.ndarray|None=None, # HxW bools: compare only these pixels (default: all)
         )->float:
     "Peak signal-to-noise ratio of two uint8 images, in dB (inf if equal)"
+    import numpy as np
     d = (a.astype(np.float64) - b.astype(np.float64)) ** 2
     mse = np.mean(d[mask] if mask is not None else d)
     return float('inf') if mse == 0 else float(10 * np.log10(255 ** 2 / mse))
@@ -111,7 +105,7 @@ MIN_PSNR = 28.0
 @dataclass
 class ClipCheck:
     "The automatic check of one clip, and what is needed to draw it"
-    row:dict                    # its extraction report row
+    row:ReportRow               # its extraction report row
     frames:list                 # frame numbers checked
     psnr:list                   # PSNR of each frame's JPEG against the re-crop
     ok:bool
@@ -119,8 +113,9 @@ class ClipCheck:
     sources:dict = field(default_factory=dict, repr=False)   # frame -> source RGB frame
     crops:dict = field(default_factory=dict, repr=False)     # frame -> JPEG on disk (RGB)
 
-def _unhidden(row:dict, shape:tuple)->np.ndarray|None:
+def _unhidden(row:ReportRow, shape:tuple)->np.ndarray|None:
     "Pixels of a crop outside the caption boxes extraction hid (with 3 pixels for resampling), or None if it hid none"
+    import numpy as np
     hidden = (row.get('captions') or {}).get('hidden') or []
     if not hidden: return None
     x0,y0,x1,y1 = row['crop']; h,w = shape[:2]
@@ -131,7 +126,7 @@ def _unhidden(row:dict, shape:tuple)->np.ndarray|None:
         mask[max(0, int((b - y0) * sy) - 3):max(0, int(np.ceil((d - y0) * sy)) + 3), max(0, int((a - x0) * sx) - 3):max(0, int(np.ceil((c - x0) * sx)) + 3)] = False
     return mask if mask.any() else None
 
-def check_clip(row:dict, # an ok report row
+def check_clip(row:ReportRow, # an ok report row
                out, # extraction output folder
                videos, # folder of <video_id>.mp4
                strip:int=8, # frames to check and show
@@ -139,6 +134,7 @@ def check_clip(row:dict, # an ok report row
                index=None, # the video's `VideoIndex`, if already made
               )->ClipCheck:
     "Re-crop `strip` frames of a clip from its source video and compare them with the JPEGs on disk"
+    import numpy as np
     from PIL import Image
     first,stop = row['window']
     frames = sorted({int(round(x)) for x in np.linspace(first, stop - 1, min(strip, stop - first))})
@@ -158,36 +154,25 @@ def check_clip(row:dict, # an ok report row
     return ClipCheck(row, frames, scores, not bad, f"PSNR {min(scores)} dB < {min_psnr} dB" if bad else '', sources, crops)
 
 # %% ../nbs/09_checks.ipynb #2e6ed464
-def plot_clip(check:ClipCheck, # from `check_clip`
-              path=None, # save the figure here as PNG
-             ):
-    "Source frame with annotation and crop boxes, the crop beside it, and a strip over the clip window"
-    import matplotlib.pyplot as plt
+def _draw_source(ax, check:ClipCheck, frame:int):
+    "The source frame with the annotation box (red), the crop box (yellow) and the hidden captions (magenta)"
     from matplotlib.patches import Rectangle
-    r = check.row; first = r['window'][0]; s0,s1 = r['sign'][0] + first,r['sign'][1] + first
-    n = len(check.frames)
-    mid = min(check.frames, key=lambda f: abs(f - (s0 + s1) / 2))
-    fig = plt.figure(figsize=(max(12, 1.6 * n), 7.5))
-    gs = fig.add_gridspec(2, max(n, 4), height_ratios=[2.2, 1])
-    ax = fig.add_subplot(gs[0, :max(n, 4) - max(n, 4) // 3])
-    src = check.sources.get(mid)
+    r,src = check.row,check.sources.get(frame)
     if src is not None:
         h,w = src.shape[:2]; ax.imshow(src)
-        ymin,xmin,ymax,xmax = r['box']
+        ymin,xmin,ymax,xmax = r['box']; x0,y0,x1,y1 = r['crop']
         ax.add_patch(Rectangle((xmin * w, ymin * h), (xmax - xmin) * w, (ymax - ymin) * h, fill=False, ec='red', lw=2, label='annotation box'))
-        x0,y0,x1,y1 = r['crop']
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec='yellow', lw=2, ls='--', label='crop box'))
         for k,hb in enumerate((r.get('captions') or {}).get('hidden', [])):
-            ax.add_patch(Rectangle((hb['box'][0], hb['box'][1]), hb['box'][2] - hb['box'][0], hb['box'][3] - hb['box'][1], fill=False,
-                                   ec='magenta', lw=2, ls=':', label='caption hidden' if k == 0 else None))
+            a,b,c,d = hb['box']
+            ax.add_patch(Rectangle((a, b), c - a, d - b, fill=False, ec='magenta', lw=2, ls=':', label='caption hidden' if k == 0 else None))
         ax.set_xlim(min(0, x0) - 5, max(w, x1) + 5); ax.set_ylim(max(h, y1) + 5, min(0, y0) - 5)
         ax.legend(loc='lower right', fontsize=8)
-    ax.set_title(f"{r['clip']} ({r['split']}, label {r['label']}, {r['size_video']}): frame {mid}", fontsize=10); ax.axis('off')
-    axc = fig.add_subplot(gs[0, max(n, 4) - max(n, 4) // 3:])
-    if mid in check.crops: axc.imshow(check.crops[mid])
-    verdict = 'ok' if check.ok else f"FAILED: {check.reason}"
-    axc.set_title(f"crop on disk: {verdict}\nPSNR vs re-crop {min(check.psnr) if check.psnr else '-'} dB", fontsize=10,
-                  color='black' if check.ok else 'red'); axc.axis('off')
+    ax.set_title(f"{r['clip']} ({r['split']}, label {r['label']}, {r['size_video']}): frame {frame}", fontsize=10); ax.axis('off')
+
+def _draw_strip(fig, gs, check:ClipCheck, sign:tuple):
+    "The crops on disk across the clip window, the sign's frames framed in green"
+    s0,s1 = sign
     for i,f in enumerate(check.frames):
         a = fig.add_subplot(gs[1, i])
         if f in check.crops: a.imshow(check.crops[f])
@@ -195,6 +180,24 @@ def plot_clip(check:ClipCheck, # from `check_clip`
         a.set_title(f"{f}{' sign' if inside else ''}", fontsize=8, color='green' if inside else 'gray')
         for sp in a.spines.values(): sp.set_edgecolor('green' if inside else 'lightgray'); sp.set_linewidth(3 if inside else 1)
         a.set_xticks([]); a.set_yticks([])
+
+def plot_clip(check:ClipCheck, # from `check_clip`
+              path=None, # save the figure here as PNG
+             ):
+    "Source frame with annotation and crop boxes, the crop beside it, and a strip over the clip window"
+    import matplotlib.pyplot as plt
+    r = check.row; first = r['window'][0]; s0,s1 = r['sign'][0] + first,r['sign'][1] + first
+    n = len(check.frames); cols = max(n, 4); left = cols - cols // 3
+    mid = min(check.frames, key=lambda f: abs(f - (s0 + s1) / 2))
+    fig = plt.figure(figsize=(max(12, 1.6 * n), 7.5))
+    gs = fig.add_gridspec(2, cols, height_ratios=[2.2, 1])
+    _draw_source(fig.add_subplot(gs[0, :left]), check, mid)
+    axc = fig.add_subplot(gs[0, left:])
+    if mid in check.crops: axc.imshow(check.crops[mid])
+    verdict = 'ok' if check.ok else f"FAILED: {check.reason}"
+    axc.set_title(f"crop on disk: {verdict}\nPSNR vs re-crop {min(check.psnr) if check.psnr else '-'} dB", fontsize=10,
+                  color='black' if check.ok else 'red'); axc.axis('off')
+    _draw_strip(fig, gs, check, (s0, s1))
     fig.suptitle(f"window {r['window'][0]}..{r['window'][1] - 1}, sign {s0}..{s1} (green)", fontsize=10)
     fig.tight_layout()
     if path is not None:
@@ -202,11 +205,12 @@ def plot_clip(check:ClipCheck, # from `check_clip`
     return fig
 
 # %% ../nbs/09_checks.ipynb #efb94476
-def readable_gloss(row:dict, # an ok report row with a `captions` part
+def readable_gloss(row:ReportRow, # an ok report row with a `captions` part
                    out, # extraction output folder
                    every:int=8, # read every `every`-th image (and the middle of the sign)
                   )->list:
     "`[(image name, reading)]` of the clip's written crops in which the OCR still reads the gloss"
+    import numpy as np
     from PIL import Image
     from msasl_prep.captions import read_text, is_gloss
     words = set(row['captions']['words'])

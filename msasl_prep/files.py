@@ -10,8 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['LOCAL_WRITE_ERRNOS', 'LOCK_NAME', 'TRASH_PREFIX', 'write_atomic', 'append_whole', 'WriteError', 'local_write_errno',
-           'write_error', 'stop_on_disk_failure', 'LockedError', 'OutputLock', 'lock_holder', 'remove_tree',
-           'OptionError']
+           'write_error', 'stop_on_disk_failure', 'LockedError', 'OutputLock', 'lock_holder', 'remove_tree']
 
 # %% ../nbs/00_files.ipynb #3e23a8a7
 def write_atomic(path, # the file to (re)write
@@ -155,7 +154,3 @@ def remove_tree(path, # a folder (or nothing)
         except OSError as e:
             if e.errno != errno.ENOTEMPTY or i == tries - 1: raise
             time.sleep(0.01 * (i + 1))
-
-# %% ../nbs/00_files.ipynb #6394027e
-class OptionError(ValueError):
-    "An option or parameter that cannot work; the message names it and what it must be"

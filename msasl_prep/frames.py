@@ -10,21 +10,23 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 from pathlib import Path
-from .annotations import is_video_id
-from .files import (write_atomic, append_whole, OutputLock, lock_holder, OptionError, local_write_errno, write_error, stop_on_disk_failure,
+from .options import OptionError, check_number
+from .files import (write_atomic, append_whole, OutputLock, lock_holder, local_write_errno, write_error, stop_on_disk_failure,
                               remove_tree, TRASH_PREFIX)
 from .video import run_ffmpeg, VideoError, VideoIndex, index_video, keyframe_before
 from .clips import ClipOptions, ClipPlan, plan_video
-from .lists import SPLIT_LISTS, write_lists
+from .annotations import is_video_id, SPLITS
+from .lists import write_lists, read_list, ListError
 from .captions import Captioner, hide_filter
 from .cluster import Lost, Stopped, connect, stopping
 
 
 # %% auto #0
-__all__ = ['NOTES', 'decode_ranges', 'ExtractionError', 'run_range', 'ExtractOptions', 'write_notes', 'load_notes', 'VideoPlan',
-           'plan_extraction', 'make_range', 'report_rows', 'extract_video', 'summarize', 'extract_frames',
-           'format_summary']
+__all__ = ['NOTES', 'REPORT', 'decode_ranges', 'ExtractionError', 'run_range', 'ExtractOptions', 'write_notes', 'load_notes',
+           'ReportRow', 'read_report', 'VideoPlan', 'plan_extraction', 'make_range', 'report_rows', 'extract_video',
+           'summarize', 'extract_frames', 'format_summary']
 
 # %% ../nbs/08_frames.ipynb #8dbb1ee5
 def decode_ranges(plans:list, # clip plans of one video, windows inside its frames
@@ -100,10 +102,9 @@ class ExtractOptions:
     fps_tolerance:float=0.01 # relative fps difference reported as a mismatch
     def __post_init__(self):
         if not isinstance(self.clip, ClipOptions): raise OptionError(f"clip must be ClipOptions, got {type(self.clip).__name__}")
-        if type(self.jpeg_quality) is not int or not 2 <= self.jpeg_quality <= 31:
-            raise OptionError(f"jpeg_quality must be an integer from 2 to 31, got {self.jpeg_quality!r}")
+        check_number('jpeg_quality', self.jpeg_quality, 2, 31, integer=True)
         if self.align not in ('frame', 'time'): raise OptionError(f"align must be 'frame' or 'time', not {self.align!r}")
-        if not 0 <= self.fps_tolerance < 1: raise OptionError(f"fps_tolerance must be from 0 to 1, got {self.fps_tolerance!r}")
+        check_number('fps_tolerance', self.fps_tolerance, 0, 0.99)
 
 def _frame_at(index:VideoIndex, seconds:float)->int:
     "The first frame presented at or after `seconds` from the video's first frame"
@@ -146,8 +147,37 @@ def load_notes(folder:Path)->dict:
     return notes
 
 # %% ../nbs/08_frames.ipynb #62dd93af
-def _row(status, r, reason='', **kw)->dict:
-    return dict(status=status, video_id=r.video_id, split=r.split, record=r.index, label=r.label, reason=reason, **kw)
+REPORT = 'extract_report.jsonl'   # in the output folder: one row per record
+
+class ReportRow(TypedDict, total=False):
+    "One row of `extract_report.jsonl`: a record's clip, or why it has none (written by `extract_frames`, read by `checks`)"
+    status:str           # 'ok', 'skipped' (no clip: `reason`), 'dropped' (by the preparation rules) or 'invalid' (kept out of the annotation)
+    video_id:str; split:str; record:int; label:int; reason:str; detail:str
+    clip:str             # <video_id>/clip_NNNN under global_crops/
+    window:list          # [first, stop) frames of the video
+    sign:list            # the sign as offsets into the clip
+    frames:int; box:list; crop:list; clamped:bool
+    fps_annotated:float; fps_video:float; fps_mismatch:bool; size_video:str; size_mismatch:bool
+    captions:dict        # with hidden captions: what was read and hidden
+    made:bool            # made by this run (not already complete)
+    video_seconds:float  # the time its video took
+    file:str             # for an invalid record: its split file
+
+def _row(status:str, r, reason:str='', **kw)->ReportRow:
+    return ReportRow(status=status, video_id=r.video_id, split=r.split, record=r.index, label=r.label, reason=reason, **kw)
+
+def read_report(out, # an extraction output folder
+               )->list:
+    "The `ReportRow`s of `out/extract_report.jsonl`; `ListError` naming the line that is not one"
+    path = Path(out)/REPORT
+    if not path.is_file(): raise FileNotFoundError(f"{path}: no extraction report (run msasl-extract-frames first)")
+    rows = []
+    for i,line in enumerate(read_list(path), 1):
+        try: row = json.loads(line)
+        except ValueError as e: raise ListError(f"{path}:{i}: not a JSON row ({e}); run msasl-extract-frames again to rewrite the report") from None
+        if not isinstance(row, dict) or 'status' not in row: raise ListError(f"{path}:{i}: not a report row; run msasl-extract-frames again")
+        rows.append(ReportRow(**row))
+    return rows
 
 @dataclass(frozen=True)
 class VideoPlan:
@@ -319,6 +349,37 @@ def summarize(records:list, # the records asked for
                      f"msasl-download-videos, or check -v)" if missing else "no clip could be made: see the reasons above and the report")
     return s
 
+def _extract(by_video:dict, videos, out:Path, opts:ExtractOptions, captioner, n:int, run, progress:bool)->tuple:
+    "`(plans_done, report_rows)` of every video, run by `run`; each video's rows appended to the report as it finishes"
+    from tqdm import tqdm
+    crops,report = out/'global_crops',out/REPORT
+    here = (lambda p: str(p)) if run.local else (lambda p: str(Path(p).resolve()))   # paths as every worker sees them
+    jobs = {vid: (vid, recs, here(videos), here(crops), opts, captioner, n if run.local else 1) for vid,recs in sorted(by_video.items())}
+    with stop_on_disk_failure(f"the report in {out}"): write_atomic(report, '')
+    plans,rows = [],[]
+    with tqdm(total=len(by_video), desc='extracting', unit='video', disable=not progress) as bar:
+        def take(vid, res):
+            done,got = ([], [_row('skipped', r, 'worker_lost', detail=res.reason) for r in by_video[vid]]) if isinstance(res, Lost) else res
+            plans.extend(done); rows.extend(got)
+            with stop_on_disk_failure(f"the report in {out}"): append_whole(report, ''.join(json.dumps(r) + '\n' for r in got).encode())
+            bar.update(); bar.set_postfix(clips=len(plans), skipped=sum(r['status'] == 'skipped' for r in rows))
+        try:
+            for vid,res in run.map(extract_video, jobs): take(vid, res)
+        except BaseException:                       # stopped (Ctrl-C, a full disk): videos that finished meanwhile are reported
+            for vid,res in run.stop(): take(vid, res)
+            raise
+    return plans,rows
+
+def _finish(out:Path, records:list, plans:list, rows:list, problems:list, seed:int)->dict:
+    "Write the lists and the whole report, sorted; clips per split"
+    splits = sorted({r.split for r in records}, key=lambda s: (SPLITS + (s,)).index(s))
+    rows.sort(key=lambda r: (r['video_id'], r.get('clip', ''), r['split'], r['record']))
+    rows += [ReportRow(status='invalid', file=Path(p.file).name, record=p.index, reason=p.reason, detail=p.detail) for p in problems]
+    with stop_on_disk_failure(f"the lists and report in {out}"):
+        counts = write_lists(out, [(p.split, p.list_line) for p in plans], splits, seed)
+        write_atomic(out/REPORT, ''.join(json.dumps(r) + '\n' for r in rows))
+    return counts
+
 def extract_frames(records:list, # valid records (e.g. `load_annotations(...).records`)
                    videos, # folder of <video_id>.mp4
                    out, # output folder: gets global_crops/, train.txt, val.txt, test.txt, extract_report.jsonl
@@ -331,39 +392,16 @@ def extract_frames(records:list, # valid records (e.g. `load_annotations(...).re
                    runner=None, # what runs the videos (see `cluster.connect`); default: `workers` threads here
                   )->dict:
     "Extract every clip of `records`; return a summary (counts by status and reason, clips per split)"
-    from tqdm import tqdm
-    if workers is not None and (type(workers) is not int or workers < 1):
-        raise OptionError(f"workers must be a whole number of at least 1, got {workers!r}")
+    check_number('workers', workers, 1, integer=True, none=True)
     out,n = Path(out),workers or os.cpu_count() or 1
     with OutputLock(out), (nullcontext(runner) if runner is not None else connect(None, n, name='extract')) as run:
-        crops,report = out/'global_crops',out/'extract_report.jsonl'
-        crops.mkdir(parents=True, exist_ok=True)
+        (out/'global_crops').mkdir(parents=True, exist_ok=True)
         by_video = defaultdict(list)
         for r in records: by_video[r.video_id].append(r)
         run.check_shared(out); run.check_shared(videos, writable=False)      # the videos are only read
         busy = lock_holder(videos)                                             # a download still writing into the videos folder
-        here = (lambda p: str(p)) if run.local else (lambda p: str(Path(p).resolve()))   # paths as every worker sees them
-        jobs = {vid: (vid, recs, here(videos), here(crops), opts, captioner, n if run.local else 1) for vid,recs in sorted(by_video.items())}
-        with stop_on_disk_failure(f"the report in {out}"): write_atomic(report, '')
-        plans,rows = [],[]
-        with tqdm(total=len(by_video), desc='extracting', unit='video', disable=not progress) as bar:
-            def take(vid, res):
-                done,got = ([], [_row('skipped', r, 'worker_lost', detail=res.reason) for r in by_video[vid]]) if isinstance(res, Lost) else res
-                plans.extend(done); rows.extend(got)
-                with stop_on_disk_failure(f"the report in {out}"): append_whole(report, ''.join(json.dumps(r) + '\n' for r in got).encode())
-                bar.update(); bar.set_postfix(clips=len(plans), skipped=sum(r['status'] == 'skipped' for r in rows))
-            try:
-                for vid,res in run.map(extract_video, jobs): take(vid, res)
-            except BaseException:                       # stopped (Ctrl-C, a full disk): videos that finished meanwhile are reported
-                for vid,res in run.stop(): take(vid, res)
-                raise
-        splits = sorted({r.split for r in records}, key=lambda s: (SPLIT_LISTS + (s,)).index(s))
-        rows.sort(key=lambda r: (r['video_id'], r.get('clip', ''), r['split'], r['record']))
-        rows += [dict(status='invalid', file=Path(p.file).name, record=p.index, reason=p.reason, detail=p.detail) for p in problems]
-        with stop_on_disk_failure(f"the lists and report in {out}"):
-            counts = write_lists(out, [(p.split, p.list_line) for p in plans], splits, seed)
-            write_atomic(report, ''.join(json.dumps(r) + '\n' for r in rows))
-        s = summarize(records, rows, counts, captioner is not None)
+        plans,rows = _extract(by_video, videos, out, opts, captioner, n, run, progress)
+        s = summarize(records, rows, _finish(out, records, plans, rows, problems, seed), captioner is not None)
         if busy: s['busy'] = (f"a download (pid {busy}) was writing into {videos} during this run: the videos it had not fetched yet "
                               f"are reported missing_video; run the same command again when it has ended")
         return s

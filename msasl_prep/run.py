@@ -4,11 +4,11 @@
 
 # %% ../nbs/10_run.ipynb #b1f4ec9a
 from __future__ import annotations
-import ast, json, os, sys, tempfile, time
+import ast, json, os, tempfile, time
 from contextlib import contextmanager
 from pathlib import Path
-from .files import OptionError
-from .annotations import SPLITS
+from .options import OptionError, describe_number, number_problem
+from .annotations import SPLITS, TOPK
 
 # %% auto #0
 __all__ = ['PARAMETERS', 'KERNEL', 'RunError', 'pipeline_notebook', 'parse_value', 'check_parameters', 'notebook_parameters',
@@ -37,40 +37,52 @@ def parse_value(text:str):
 
 
 # %% ../nbs/10_run.ipynb #0e785b05
-_whole = lambda v, lo=None, hi=None: type(v) is int and (lo is None or v >= lo) and (hi is None or v <= hi)
 _path = lambda v: isinstance(v, str) and v.strip() != ''
+_whole = lambda v, lo=None, hi=None: type(v) is int and number_problem(v, lo, hi, integer=True) is None
+
+def _count(lo=None, hi=None, none:bool=False)->tuple:
+    "`(what it must be, the check)` of a parameter that is a whole number in `[lo, hi]` (or null, with `none`)"
+    what = describe_number(lo, hi, integer=True)
+    return (f"null or {what}" if none else what), lambda v: (none and v is None) or _whole(v, lo, hi)
+
+def _accepted(make)->bool:
+    "Whether `make()` takes the value: the check is the library's own, the one the run will meet"
+    try: make(); return True
+    except OptionError: return False
 
 def _dask_address(v)->bool:
     from msasl_prep.cluster import parse_address
-    try: parse_address(v); return isinstance(v, str)
-    except OptionError: return False
+    return isinstance(v, str) and _accepted(lambda: parse_address(v))
 
 def _template(v)->bool:
-    if not isinstance(v, str) or '{id}' not in v: return False
-    try: v.format(id='abcdefghijk'); return True
-    except (KeyError, IndexError, ValueError): return False
+    from msasl_prep.download import DownloadOptions
+    return isinstance(v, str) and _accepted(lambda: DownloadOptions(url_template=v))
 
 def _captions(v)->bool:
     "False, or True where the captions extra is installed"
     import importlib.util
-    return v is False or (v is True and importlib.util.find_spec('rapidocr') is not None and importlib.util.find_spec('onnxruntime') is not None)
+    try: return v is False or (v is True and all(importlib.util.find_spec(m) is not None for m in ('rapidocr', 'onnxruntime')))
+    except (ImportError, ValueError): return False                     # a module that is there but cannot be found as one
 
 PARAMETERS = { # name: (what it must be, the check)
     'data_dir': ('a folder path', _path),
     'annotation_dir': ('null or a folder path', lambda v: v is None or _path(v)),
     'splits': ("a non-empty list of 'train', 'val', 'test'", lambda v: isinstance(v, list) and v != [] and all(x in SPLITS for x in v) and len(set(v)) == len(v)),
     'topk': ('a list of whole numbers of at least 1, like [100, 200]', lambda v: isinstance(v, list) and all(_whole(k, 1) for k in v)),
-    'workers': ('a whole number from 1 to 1024', lambda v: _whole(v, 1, 1024)),
-    'download_workers': ('a whole number from 1 to 64', lambda v: _whole(v, 1, 64)),
-    'limit': ('null or a whole number of at least 0', lambda v: v is None or _whole(v, 0)),
+    'workers': _count(1, 1024),
+    'download_workers': _count(1, 64),
+    'limit': _count(0, none=True),
     'download': ('true or false', lambda v: isinstance(v, bool)),
     'url_template': ('null or a url with {id} and no other {...}', lambda v: v is None or _template(v)),
-    'seed': ('a whole number', lambda v: _whole(v)),
+    'cookies': ('null or a cookies.txt file', lambda v: v is None or (_path(v) and Path(v).is_file())),
+    'max_per_hour': (f"null or {describe_number(0, 100_000)}", lambda v: v is None or number_problem(v, 0, 100_000) is None),
+    'breaker': _count(0, 10_000),
+    'seed': _count(0, 2**32 - 1),
     'crop_mode': ("'clamp' or 'pad'", lambda v: v in ('clamp', 'pad')),
     'align': ("'frame' or 'time'", lambda v: v in ('frame', 'time')),
-    'target_frames': ('a whole number from 1 to 100000', lambda v: _whole(v, 1, 100_000)),
+    'target_frames': _count(1, 100_000),
     'imagenet_root': ('null or an existing folder', lambda v: v is None or (_path(v) and Path(v).is_dir())),
-    'n_checks': ('a whole number of at least 0', lambda v: _whole(v, 0)),
+    'n_checks': _count(0),
     'hide_captions': ("true or false, and true needs the captions extra (pip install 'msasl-prep[captions]')", _captions),
     'dask': ('null, local, local:N or a Dask scheduler address like tcp://host:8786', lambda v: v is None or _dask_address(v)),
 }
@@ -104,7 +116,7 @@ def run_pipeline(data_dir, # DATA_DIR
     unknown = sorted(set(params) - set(notebook_parameters(nb)))
     if unknown: raise RunError(f"unknown parameter(s) {', '.join(unknown)}; the notebook takes {', '.join(sorted(notebook_parameters(nb)))}")
     check_parameters(params)
-    for name in ('data_dir', 'annotation_dir', 'imagenet_root'):      # relative to where the user is, not to DATA_DIR where it runs
+    for name in ('data_dir', 'annotation_dir', 'imagenet_root', 'cookies'):   # relative to where the user is, not DATA_DIR where it runs
         if params.get(name) is not None: params[name] = os.path.abspath(params[name])
     data = Path(params['data_dir'])
     (data/'reports').mkdir(parents=True, exist_ok=True)
@@ -113,14 +125,16 @@ def run_pipeline(data_dir, # DATA_DIR
         with this_python_kernel() as kernel:
             pm.execute_notebook(str(nb), str(out), parameters=params, progress_bar=progress, cwd=str(data), kernel_name=kernel)
     except pm.PapermillExecutionError as e:
-        if e.ename == 'CircuitOpen':                   # YouTube kept refusing: the download stage's own message, exit 3
-            from msasl_prep.download import CircuitOpen
-            raise CircuitOpen(e.evalue) from None
-        if e.ename == 'ChecksFailed':                  # the data is not right: the run failed, and its notebook shows why
-            from msasl_prep.checks import ChecksFailed
-            raise ChecksFailed(f"{e.evalue} (see {out})") from None
+        if verdict := _verdicts().get(e.ename):        # the pipeline's own verdict: the site kept refusing, or the data is not right
+            raise verdict(f"{e.evalue} (see {out})") from None
         raise RunError(f"the pipeline stopped in cell {e.exec_count}: {e.ename}: {e.evalue} (see {out})") from None
     return out
+
+def _verdicts()->dict:
+    "The pipeline's own verdicts, by the name papermill reports a failed cell's exception under (the kernel is another process)"
+    from msasl_prep.pacing import CircuitOpen
+    from msasl_prep.checks import ChecksFailed
+    return {cls.__name__: cls for cls in (CircuitOpen, ChecksFailed)}
 KERNEL = 'msasl-prep'
 
 @contextmanager
@@ -141,7 +155,7 @@ def this_python_kernel():
 
 # %% ../nbs/10_run.ipynb #3f661ff1
 def describe_data_dir(data_dir, # DATA_DIR
-                      splits=SPLITS, topk=(100, 200, 500, 1000), # the lists the run was asked for
+                      splits=SPLITS, topk=TOPK, # the lists the run was asked for
                       imagenet:bool=False, # show the ImageNet list too
                       annotation_dir=None, # where the annotation was read from (default: DATA_DIR/msasl_data)
                      )->str:
@@ -182,7 +196,8 @@ def demo(folder='msasl-demo', # where the sample and DATA_DIR go
          progress:bool=True,
         )->dict:
     "Make the sample, serve it on loopback, run the pipeline on it; returns paths and counts"
-    from msasl_prep.sample import make_sample, VideoServer
+    from msasl_prep.sample import make_sample
+    from msasl_prep.loopback import VideoServer
     from msasl_prep.files import write_atomic
     folder = Path(folder).resolve(); data = folder/'data'
     make_sample(folder/'sample', n_videos=n_videos, seed=0, progress=progress)

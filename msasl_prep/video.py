@@ -9,7 +9,6 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-import numpy as np
 
 # %% auto #0
 __all__ = ['ffmpeg_exe', 'run_ffmpeg', 'popen_ffmpeg', 'VideoError', 'VideoIndex', 'index_video', 'read_frames',
@@ -123,6 +122,7 @@ def read_frames(path, # a video file
                 width:int, height:int, # its frame size
                ):
     "Yield the decoded RGB frames of `path` in presentation order, one HxWx3 array at a time"
+    import numpy as np
     args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-i', path, '-map', '0:v:0',
             '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']
     size = width*height*3
@@ -143,6 +143,7 @@ def frames_at(index:VideoIndex, # from `index_video`
               frames:list, # frame numbers, each < index.n_frames
              )->dict:
     "{frame number: HxWx3 RGB array} for the chosen frames of a video"
+    import numpy as np
     want = sorted(set(frames))
     if not want: return {}
     if want[0] < 0 or want[-1] >= index.n_frames: raise VideoError(f"{Path(index.path).name}: frames {want[0]}..{want[-1]} not in 0..{index.n_frames - 1}")

@@ -12,7 +12,7 @@ the validation of each file against one plain ffmpeg decode pass of it.
 import json, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 from msasl_prep.annotations import load_annotations
-from msasl_prep.sample import VideoServer
+from msasl_prep.loopback import VideoServer
 from msasl_prep.download import DownloadOptions, download_videos, wanted_videos, validate_video
 from msasl_prep.sample import make_sample
 from msasl_prep.video import ffmpeg_exe

@@ -71,7 +71,7 @@ def download_run(workers:int, want:list, server, folder:Path, rate:int)->dict:
     refused0 = server.refused
     with connect(f"local:{workers}", progress=False) as runner:
         t0 = time.perf_counter()
-        s = download_videos(want, folder, opts, progress=False, cluster=runner)
+        s = download_videos(want, folder, opts, progress=False, runner=runner)
         wall = time.perf_counter() - t0
     return dict(workers=workers, videos=len(want), ok=s['status'].get('ok', 0), wall=wall, per_min=len(want) / wall * 60,
                 refused=server.refused - refused0)

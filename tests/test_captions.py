@@ -5,7 +5,7 @@ import pytest
 from conftest import run
 from test_cli import one_line_error
 from msasl_prep.checks import readable_gloss
-from msasl_prep.sample import decode_mark
+from msasl_prep.marks import decode_mark
 
 pytest.importorskip('rapidocr', reason="the [captions] extra is not installed")
 SPLITS = ('train', 'val', 'test')

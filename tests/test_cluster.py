@@ -6,7 +6,7 @@ import pytest
 from conftest import run
 
 distributed = pytest.importorskip('distributed')
-from msasl_prep.sample import VideoServer
+from msasl_prep.loopback import VideoServer
 
 SPLITS = ('train', 'val', 'test')
 
@@ -24,7 +24,8 @@ class Cluster:
         self.address = json.loads(f.read_text())['address']
     def _start(self, cmd, name, prefix=()):
         log = open(self.folder/f'{name}.log', 'w')
-        p = subprocess.Popen([*prefix, *cmd], stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.folder)
+        env = {**os.environ, 'DASK_TEMPORARY_DIRECTORY': str(self.folder)}        # Dask's scratch space here, not in /tmp
+        p = subprocess.Popen([*prefix, *cmd], stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.folder, env=env)
         self.procs.append(p); return p
     def worker(self, name, prefix=()):
         return self._start(['dask', 'worker', self.address, '--no-nanny', '--nthreads', '1', '--name', name,
@@ -137,7 +138,7 @@ def test_the_pipeline_runs_on_a_local_cluster(sample, tmp_path):
     assert '"dask": "local:2"' in text and 'PASSED' in text
 
 def test_the_circuit_breaker_stops_a_cluster_run_and_the_rerun_resumes(sample, cluster, tmp_path):
-    from msasl_prep.sample import VideoRequestHandler
+    from msasl_prep.loopback import VideoRequestHandler
     class Refusing(VideoRequestHandler):                            # every video: HTTP 429, as a session over its limit gets
         def respond(self, video_id): self.send_error(429)
     with VideoServer(sample/'videos', Refusing) as srv:

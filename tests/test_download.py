@@ -3,7 +3,7 @@ import json, os, shutil, signal, subprocess, threading, time
 from pathlib import Path
 import pytest
 from conftest import run
-from msasl_prep.sample import VideoServer, VideoRequestHandler
+from msasl_prep.loopback import VideoServer, VideoRequestHandler
 
 SPLITS = ('train', 'val', 'test')
 
@@ -38,6 +38,10 @@ class FaultyServer(VideoServer):
 def download(sample, out, url_template, *extra):
     return run('msasl-download-videos', '-s', *[str(sample/f'MSASL_{s}.json') for s in SPLITS], '-o', str(out),
                '--url-template', url_template, '-q', '--backoff', '0.05', '--timeout', '1', *extra)
+
+def ctrl_c_works():
+    "In the child, before it starts: Ctrl-C (SIGINT) as at a terminal, even where this run's shell ignores it (a background job)"
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 def manifest(out):
     return {r['video_id'] or r['record']: r for r in map(json.loads, (out/'manifest.jsonl').read_text().splitlines())}
@@ -143,7 +147,8 @@ def test_kill_and_rerun_ends_like_a_clean_run(sample, tmp_path):
         assert 3 <= len(list((tmp_path/'killed').glob('*.mp4'))) < 12, 'the kill came too late to test anything'
         srv.delay = 0
         assert subprocess.run(cmd, capture_output=True).returncode == 0
-    strip = lambda rows: {k: {f: x for f, x in r.items() if f not in ('seconds', 'url')} for k, r in rows.items()}
+    strip = lambda rows: {k: {f: x for f, x in r.items() if f not in ('seconds', 'url', 'attempts', 'adopted')} for k, r in rows.items()}
+    # (a video filed just before the kill, its row not yet written, is adopted by the rerun: no second request)
     assert strip(manifest(tmp_path/'killed')) == strip(manifest(tmp_path/'clean'))
     assert finished(tmp_path/'killed') == finished(tmp_path/'clean')
 
@@ -167,7 +172,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(sample, tmp_path):
     with FaultyServer(sample/'videos', delay=0.3) as srv:
         cmd = ['msasl-download-videos', '-s', *[str(sample/f'MSASL_{s}.json') for s in SPLITS], '-o', str(tmp_path),
                '--url-template', srv.url_template, '-q', '-n', '2']
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_works)
         deadline = time.time() + 60
         while time.time() < deadline and len(list(tmp_path.glob('*.mp4'))) < 2: time.sleep(0.01)
         p.send_signal(signal.SIGINT); t = time.time()

@@ -8,7 +8,7 @@ from conftest import run
 from msasl_prep.annotations import load_annotations
 from msasl_prep.clips import plan_video
 from msasl_prep.video import index_video
-from msasl_prep.sample import decode_mark, _rect_px
+from msasl_prep.marks import decode_mark, _rect_px
 
 SPLITS = ('train', 'val', 'test')
 

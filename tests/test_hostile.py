@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from conftest import run
 from test_cli import one_line_error
-from msasl_prep.sample import VideoServer
+from msasl_prep.loopback import VideoServer
 
 SPLITS = ('train', 'val', 'test')
 LOCK = '.msasl-prep.lock'
@@ -52,8 +52,9 @@ def clean(sample, tmp_path_factory):
 
 # 1 -----------------------------------------------------------------------------------------------------------------
 def test_1_url_template_without_id_is_refused_everywhere(sample, tmp_path):
-    from msasl_prep.download import DownloadOptions, DownloadError
-    with pytest.raises(DownloadError, match=r'\{id\}'): DownloadOptions(url_template='http://127.0.0.1:9/-2waQgZyTel.mp4')
+    from msasl_prep.download import DownloadOptions
+    from msasl_prep.options import OptionError
+    with pytest.raises(OptionError, match=r'\{id\}'): DownloadOptions(url_template='http://127.0.0.1:9/-2waQgZyTel.mp4')
     with VideoServer(sample/'videos') as srv:
         t0 = time.monotonic()
         res = run('msasl-pipeline', str(tmp_path/'d'), '-p', 'annotation_dir', str(sample), '-p', 'url_template',

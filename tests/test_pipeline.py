@@ -3,7 +3,7 @@ import json, shutil
 from pathlib import Path
 import nbformat, pytest
 from conftest import run
-from msasl_prep.sample import VideoServer
+from msasl_prep.loopback import VideoServer
 
 SPLITS = ('train', 'val', 'test')
 

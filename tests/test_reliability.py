@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from conftest import run
 from test_cli import one_line_error
-from test_download import FaultyServer, FaultyHandler, manifest, kinds, SPLITS
+from test_download import FaultyServer, FaultyHandler, manifest, kinds, ctrl_c_works, SPLITS
 
 def sources(d): return [str(Path(d)/f'MSASL_{s}.json') for s in SPLITS]
 
@@ -211,9 +211,10 @@ def test_7_pipeline_parameters_are_checked_before_any_work(sample, tmp_path):
 def test_7_ctrl_c_ends_the_pipeline_with_one_line(sample, tmp_path):
     with FaultyServer(sample/'videos', delay=1.0) as srv:
         p = subprocess.Popen(['msasl-pipeline', str(tmp_path/'d'), '-q', '-p', 'annotation_dir', str(sample), '-p', 'url_template',
-                              srv.url_template], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                              srv.url_template], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             preexec_fn=ctrl_c_works)
         deadline = time.time() + 300
-        while not srv.log and time.time() < deadline: time.sleep(0.2)             # the downloads have begun
+        while not srv.log and p.poll() is None and time.time() < deadline: time.sleep(0.2)   # the downloads have begun
         os.killpg(p.pid, signal.SIGINT)                                          # Ctrl-C reaches the whole terminal's group
         out, err = p.communicate(timeout=60)
     assert p.returncode == 130 and 'msasl-pipeline: interrupted' in err, (p.returncode, err[-3000:])

@@ -55,7 +55,7 @@ def fake_youtube(tmp_path):
     return env, plan, log
 
 def test_the_fetcher_has_a_js_runtime_by_yt_dlps_own_detection(tmp_path):
-    from msasl_prep.download import js_runtime
+    from msasl_prep.fetcher import js_runtime
     assert js_runtime() and js_runtime()['name'] == 'deno', js_runtime()
     bare = {**os.environ, 'PATH': '/usr/bin:/bin'}                         # the venv's bin/ not on PATH
     res = subprocess.run([shutil.which('msasl-doctor'), '--json', '--no-network'], capture_output=True, text=True, env=bare)
@@ -71,7 +71,7 @@ def test_youtubes_messages_end_in_the_right_status(sample, tmp_path, fake_youtub
     assert len(ids) >= len(MESSAGES) + 2
     plan.write_text(json.dumps({**{vid: [msg, 'ok'] for vid, (msg, _) in zip(ids, MESSAGES)},
                                 **{vid: ['warn:No supported JavaScript runtime could be found. Only deno is enabled by default'] for vid in ids[-2:]}}))
-    from msasl_prep.sample import VideoServer
+    from msasl_prep.loopback import VideoServer
     with VideoServer(sample/'videos') as srv:
         template = srv.url_template.replace('{id}.mp4', 'watch/{id}')
         res = download(sample, tmp_path, template, '-n', '2', '--retries', '1', '--breaker', '0', '--pause', '0.1', env=env)
@@ -124,7 +124,7 @@ def test_doctor_checks_cookies_and_probes_one_video(sample, tmp_path):
     assert res.returncode == 1 and 'problem: cookies: not a Netscape cookies.txt' in res.stdout, res.stdout
     assert 'videos need about' in res.stdout
     vid = next(k for k, v in kinds(sample).items() if v['kind'] == 'long')
-    from msasl_prep.sample import VideoServer
+    from msasl_prep.loopback import VideoServer
     with VideoServer(sample/'videos') as srv:
         res = run('msasl-doctor', '--no-network', '--json', f'--probe={vid}', '--url-template', srv.url_template, '-s', *sources(sample))
         assert res.returncode == 0, res.stdout + res.stderr
