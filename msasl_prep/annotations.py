@@ -241,7 +241,9 @@ def load_split(path, # an MSASL split file: a JSON list of records
                n_classes:int|None=None, # labels must be below this (None: only >= 0)
               )->SplitFile:
     "Read and validate one split file"
-    path = Path(path); data = _read_json(path); split = split_name(path)
+    path = Path(path)
+    data = _read_json(path)
+    split = split_name(path)
     if not isinstance(data, list): raise AnnotationError(path, f"expected a JSON list of records, got {type(data).__name__}")
     records,problems = [],[]
     for i,raw in enumerate(data):

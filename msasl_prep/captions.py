@@ -92,7 +92,8 @@ def ocr_engine():
         try: from rapidocr import RapidOCR
         except ImportError as e:
             raise CaptionError(f"--hide-captions needs the OCR extra: pip install 'msasl-prep[captions]' ({e.name or e} is missing)") from None
-        eng = _LOCAL.engine = RapidOCR(params={'Global.log_level': 'error', 'Global.use_cls': False, 'Det.limit_side_len': 640, 'Det.unclip_ratio': 1.0,
+        eng = _LOCAL.engine = RapidOCR(params={'Global.log_level': 'error', 'Global.use_cls': False,
+                                               'Det.limit_side_len': 640, 'Det.unclip_ratio': 1.0,
             'Det.limit_type': 'max', 'EngineConfig.onnxruntime.intra_op_num_threads': 1, 'EngineConfig.onnxruntime.inter_op_num_threads': 1})
     return eng
 
@@ -108,7 +109,8 @@ def read_text(frame, # HxWx3 RGB array
     for quad,text,score in zip(res.boxes, res.txts, res.scores):
         if score < min_score or not str(text).strip(): continue
         xs,ys = [p[0] for p in quad],[p[1] for p in quad]
-        out.append(((max(0, int(min(xs))), max(0, int(min(ys))), min(w, int(round(max(xs)))), min(h, int(round(max(ys))))),
+        out.append(((max(0, int(min(xs))), max(0, int(min(ys))), min(w, int(round(max(xs)))),
+                     min(h, int(round(max(ys))))),
                     str(text), round(float(score), 4)))
     return out
 
@@ -145,7 +147,9 @@ def track_regions(detections:dict, # frame number -> [(box, text, score)] of tha
             r = next((r for r in regions if _iou(r.box, box) >= 0.3 or _nested(box, r.box)), None)
             if r is None: regions.append(TextRegion(tuple(box), [text], [tuple(box)], score, [frame])); continue
             r.box = (min(r.box[0], box[0]), min(r.box[1], box[1]), max(r.box[2], box[2]), max(r.box[3], box[3]))
-            r.texts.append(text); r.boxes.append(tuple(box)); r.score = max(r.score, score)
+            r.texts.append(text)
+            r.boxes.append(tuple(box))
+            r.score = max(r.score, score)
             if frame not in r.frames: r.frames.append(frame)
     return regions
 
@@ -176,7 +180,8 @@ def plan_hiding(regions:list, # `TextRegion`s seen in the clip's window
         union = (min(b[0] for b in which), min(b[1] for b in which), max(b[2] for b in which), max(b[3] for b in which))
         box = _grow(union, opts.margin, width, height)
         if box[2] - box[0] < 4 or box[3] - box[1] < 4: continue
-        hide.append(dict(box=list(box), text=gloss or r.texts[0], why='reads as the gloss' if gloss else 'text over the crop',
+        hide.append(dict(box=list(box), text=gloss or r.texts[0],
+                         why='reads as the gloss' if gloss else 'text over the crop',
                          overlaps_signer=_iou(box, signer) > 0))
     return hide
 
@@ -192,12 +197,14 @@ def hide_filter(boxes:list, # [(x0, y0, x1, y1)] to hide, even-aligned
         return ','.join(f"drawbox=x={x0}:y={y0}:w={x1 - x0}:h={y1 - y0}:color=black:t=fill" for x0,y0,x1,y1 in boxes)
     if fill == 'delogo':
         clip = lambda x0,y0,x1,y1: (max(1, x0), max(1, y0), min(width - 1, x1), min(height - 1, y1))
-        return ','.join(f"delogo=x={a}:y={b}:w={c - a}:h={d - b}" for a,b,c,d in (clip(*bx) for bx in boxes) if c - a > 2 and d - b > 2)
+        return ','.join(f"delogo=x={a}:y={b}:w={c - a}:h={d - b}" for a,b,c,
+                        d in (clip(*bx) for bx in boxes) if c - a > 2 and d - b > 2)
     if fill != 'blur': raise OptionError(f"caption fill must be one of {', '.join(FILLS)}, not {fill!r}")
     parts,cur = [],f"[{label}in]"
     for i,(x0,y0,x1,y1) in enumerate(boxes):
         w,h = x1 - x0,y1 - y0
-        r = max(1, min(w, h) // 2 - 1); rc = max(1, min(w, h) // 4 - 1)
+        r = max(1, min(w, h) // 2 - 1)
+        rc = max(1, min(w, h) // 4 - 1)
         parts.append(f"{cur}split[{label}b{i}][{label}c{i}];[{label}c{i}]crop={w}:{h}:{x0}:{y0},boxblur=lr={r}:lp=3:cr={rc}:cp=3[{label}k{i}];"
                      f"[{label}b{i}][{label}k{i}]overlay={x0}:{y0}" + (f"[{label}o{i}]" if i + 1 < len(boxes) else f"[{label}out]"))
         cur = f"[{label}o{i}]"
@@ -225,7 +232,8 @@ class Captioner:
     @property
     def key(self)->dict:
         "What a clip's caption plan depends on besides the video"
-        return dict(mode=self.opts.mode, fill=self.opts.fill, samples=self.opts.samples, margin=self.opts.margin, scales=list(self.opts.scales))
+        return dict(mode=self.opts.mode, fill=self.opts.fill, samples=self.opts.samples, margin=self.opts.margin,
+                    scales=list(self.opts.scales))
 
     def read(self, index:VideoIndex, frames:list, crop:tuple, size:tuple)->dict:
         "frame -> readings of what a clip with `crop` at output `size` shows of `frames`, boxes in frame pixels (each read once per run)"
@@ -242,8 +250,10 @@ class Captioner:
                 for k in self.opts.scales:
                     sx,sy = k * size[0] / (crop[2] - crop[0]),k * size[1] / (crop[3] - crop[1])
                     view = (max(1, round((x1 - x0) * sx)), max(1, round((y1 - y0) * sy)))
-                    back = lambda b: (int(x0 + b[0] / sx), int(y0 + b[1] / sy), min(x1, int(np.ceil(x0 + b[2] / sx))), min(y1, int(np.ceil(y0 + b[3] / sy))))
-                    got[f] += [(back(b), t, sc) for b,t,sc in read_text(np.asarray(Image.fromarray(images[f][y0:y1, x0:x1]).resize(view, Image.BILINEAR)))]
+                    back = lambda b: (int(x0 + b[0] / sx), int(y0 + b[1] / sy), min(x1, int(np.ceil(x0 + b[2] / sx))),
+                                      min(y1, int(np.ceil(y0 + b[3] / sy))))
+                    got[f] += [(back(b), t, sc) for b,t,
+                               sc in read_text(np.asarray(Image.fromarray(images[f][y0:y1, x0:x1]).resize(view, Image.BILINEAR)))]
             with self.lock: self.readings.update({key(f): r for f,r in got.items()})
         with self.lock: return {f: self.readings[key(f)] for f in frames}
 

@@ -27,7 +27,8 @@ class ChecksFailed(Exception):
 def check_lists(out, # extraction output: global_crops/ and the list files
                )->list:
     "Problems (one sentence each) of every list file in `out` against the clip folders"
-    out = Path(out); problems = []
+    out = Path(out)
+    problems = []
     lists = sorted(p for p in out.glob('*.txt') if re.fullmatch(r'(train|val|test)\d*\.txt', p.name))
     if not lists: return [f"{out}: no list files (train.txt, val.txt, test.txt)"]
     seen = set()                                   # clip folders whose images were opened (lists repeat folders)
@@ -118,12 +119,14 @@ def _unhidden(row:ReportRow, shape:tuple)->np.ndarray|None:
     import numpy as np
     hidden = (row.get('captions') or {}).get('hidden') or []
     if not hidden: return None
-    x0,y0,x1,y1 = row['crop']; h,w = shape[:2]
+    x0,y0,x1,y1 = row['crop']
+    h,w = shape[:2]
     sx,sy = w / (x1 - x0),h / (y1 - y0)
     mask = np.ones((h, w), bool)
     for hb in hidden:
         a,b,c,d = hb['box']
-        mask[max(0, int((b - y0) * sy) - 3):max(0, int(np.ceil((d - y0) * sy)) + 3), max(0, int((a - x0) * sx) - 3):max(0, int(np.ceil((c - x0) * sx)) + 3)] = False
+        mask[max(0, int((b - y0) * sy) - 3):max(0, int(np.ceil((d - y0) * sy)) + 3),
+             max(0, int((a - x0) * sx) - 3):max(0, int(np.ceil((c - x0) * sx)) + 3)] = False
     return mask if mask.any() else None
 
 def check_clip(row:ReportRow, # an ok report row
@@ -151,7 +154,8 @@ def check_clip(row:ReportRow, # an ok report row
         expect = recrop(sources[n], row['crop'], crops[n].shape[1::-1])
         scores.append(round(psnr(crops[n], expect, _unhidden(row, crops[n].shape)), 2))
     bad = min(scores) < min_psnr
-    return ClipCheck(row, frames, scores, not bad, f"PSNR {min(scores)} dB < {min_psnr} dB" if bad else '', sources, crops)
+    return ClipCheck(row, frames, scores, not bad, f"PSNR {min(scores)} dB < {min_psnr} dB" if bad else '', sources,
+                     crops)
 
 # %% ../nbs/09_checks.ipynb #2e6ed464
 def _draw_source(ax, check:ClipCheck, frame:int):
@@ -160,15 +164,20 @@ def _draw_source(ax, check:ClipCheck, frame:int):
     r,src = check.row,check.sources.get(frame)
     if src is not None:
         h,w = src.shape[:2]; ax.imshow(src)
-        ymin,xmin,ymax,xmax = r['box']; x0,y0,x1,y1 = r['crop']
-        ax.add_patch(Rectangle((xmin * w, ymin * h), (xmax - xmin) * w, (ymax - ymin) * h, fill=False, ec='red', lw=2, label='annotation box'))
+        ymin,xmin,ymax,xmax = r['box']
+        x0,y0,x1,y1 = r['crop']
+        ax.add_patch(Rectangle((xmin * w, ymin * h), (xmax - xmin) * w, (ymax - ymin) * h, fill=False, ec='red', lw=2,
+                               label='annotation box'))
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec='yellow', lw=2, ls='--', label='crop box'))
         for k,hb in enumerate((r.get('captions') or {}).get('hidden', [])):
             a,b,c,d = hb['box']
-            ax.add_patch(Rectangle((a, b), c - a, d - b, fill=False, ec='magenta', lw=2, ls=':', label='caption hidden' if k == 0 else None))
-        ax.set_xlim(min(0, x0) - 5, max(w, x1) + 5); ax.set_ylim(max(h, y1) + 5, min(0, y0) - 5)
+            ax.add_patch(Rectangle((a, b), c - a, d - b, fill=False, ec='magenta', lw=2, ls=':',
+                                   label='caption hidden' if k == 0 else None))
+        ax.set_xlim(min(0, x0) - 5, max(w, x1) + 5)
+        ax.set_ylim(max(h, y1) + 5, min(0, y0) - 5)
         ax.legend(loc='lower right', fontsize=8)
-    ax.set_title(f"{r['clip']} ({r['split']}, label {r['label']}, {r['size_video']}): frame {frame}", fontsize=10); ax.axis('off')
+    ax.set_title(f"{r['clip']} ({r['split']}, label {r['label']}, {r['size_video']}): frame {frame}",
+                 fontsize=10); ax.axis('off')
 
 def _draw_strip(fig, gs, check:ClipCheck, sign:tuple):
     "The crops on disk across the clip window, the sign's frames framed in green"
@@ -179,15 +188,20 @@ def _draw_strip(fig, gs, check:ClipCheck, sign:tuple):
         inside = s0 <= f <= s1
         a.set_title(f"{f}{' sign' if inside else ''}", fontsize=8, color='green' if inside else 'gray')
         for sp in a.spines.values(): sp.set_edgecolor('green' if inside else 'lightgray'); sp.set_linewidth(3 if inside else 1)
-        a.set_xticks([]); a.set_yticks([])
+        a.set_xticks([])
+        a.set_yticks([])
 
 def plot_clip(check:ClipCheck, # from `check_clip`
               path=None, # save the figure here as PNG
              ):
     "Source frame with annotation and crop boxes, the crop beside it, and a strip over the clip window"
     import matplotlib.pyplot as plt
-    r = check.row; first = r['window'][0]; s0,s1 = r['sign'][0] + first,r['sign'][1] + first
-    n = len(check.frames); cols = max(n, 4); left = cols - cols // 3
+    r = check.row
+    first = r['window'][0]
+    s0,s1 = r['sign'][0] + first,r['sign'][1] + first
+    n = len(check.frames)
+    cols = max(n, 4)
+    left = cols - cols // 3
     mid = min(check.frames, key=lambda f: abs(f - (s0 + s1) / 2))
     fig = plt.figure(figsize=(max(12, 1.6 * n), 7.5))
     gs = fig.add_gridspec(2, cols, height_ratios=[2.2, 1])
@@ -201,7 +215,9 @@ def plot_clip(check:ClipCheck, # from `check_clip`
     fig.suptitle(f"window {r['window'][0]}..{r['window'][1] - 1}, sign {s0}..{s1} (green)", fontsize=10)
     fig.tight_layout()
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=70); plt.close(fig)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=70)
+        plt.close(fig)
     return fig
 
 # %% ../nbs/09_checks.ipynb #efb94476
@@ -224,6 +240,29 @@ def readable_gloss(row:ReportRow, # an ok report row with a `captions` part
     return leaks
 
 # %% ../nbs/09_checks.ipynb #6d44006d
+def _recrop_sample(picked:list, out:Path, videos, strip:int, min_psnr:float, plots:bool)->tuple:
+    "`(ClipCheck`s, PNG paths)` of the sampled clips, each video indexed once"
+    results,pngs,indexes = [],[],{}
+    for r in picked:
+        vid = r['video_id']
+        if vid not in indexes:
+            try: indexes[vid] = index_video(Path(videos)/f"{vid}.mp4")
+            except VideoError as e:
+                indexes[vid] = None; results.append(ClipCheck(r, [], [], False, str(e)))
+                continue
+        if indexes[vid] is None: continue
+        results.append(c := check_clip(r, out, videos, strip, min_psnr, indexes[vid]))
+        if plots:
+            png = out/'checks'/f"{r['clip'].replace('/', '_')}.png"
+            plot_clip(c, png); pngs.append(str(png))
+    return results,pngs
+
+def _leaks(rows:list, out:Path)->tuple:
+    "`(clips whose captions were hidden, one sentence per clip whose crops still let the OCR read the gloss)`"
+    hid = [r for r in rows if r.get('status') == 'ok' and (r.get('captions') or {}).get('hidden')]
+    leaks = {r['clip']: v for r in hid if (v := readable_gloss(r, out))}
+    return hid,[f"{c}: the gloss is still readable: {', '.join(f'{t!r} in {n}' for n,t in v[:3])}" for c,v in leaks.items()]
+
 def check_crops(out, # extraction output folder
                 videos=None, # folder of <video_id>.mp4: enables the re-crop check and the pictures
                 n:int=16, # clips to sample
@@ -234,33 +273,17 @@ def check_crops(out, # extraction output folder
                )->dict:
     "Check an extraction output; returns a summary (`passed`, problems, per-clip results, PNG paths)"
     out = Path(out)
-    list_problems = check_lists(out)
-    rows = read_report(out)
-    picked = sample_clips(rows, n, seed)
-    results,pngs,indexes = [],[],{}
-    for r in picked:
-        if videos is None: continue
-        vid = r['video_id']
-        if vid not in indexes:
-            try: indexes[vid] = index_video(Path(videos)/f"{vid}.mp4")
-            except VideoError as e: indexes[vid] = None; results.append(ClipCheck(r, [], [], False, str(e))); continue
-        if indexes[vid] is None: continue
-        c = check_clip(r, out, videos, strip, min_psnr, indexes[vid])
-        results.append(c)
-        if plots:
-            png = out/'checks'/f"{r['clip'].replace('/', '_')}.png"
-            plot_clip(c, png); pngs.append(str(png))
-    hid = [r for r in rows if r.get('status') == 'ok' and (r.get('captions') or {}).get('hidden')]
-    leaks = {r['clip']: readable_gloss(r, out) for r in hid}
-    leaks = {k: v for k,v in leaks.items() if v}
+    list_problems,rows = check_lists(out),read_report(out)
+    results,pngs = _recrop_sample(sample_clips(rows, n, seed), out, videos, strip, min_psnr, plots) if videos is not None else ([], [])
+    hid,leaks = _leaks(rows, out)
     (out/'checks').mkdir(exist_ok=True)
     write_atomic(out/'checks'/'report.jsonl', ''.join(json.dumps(dict(clip=c.row['clip'], split=c.row['split'], size=c.row['size_video'],
-        ok=c.ok, reason=c.reason, frames=c.frames, psnr=c.psnr)) + '\n' for c in results))
+                                                                      ok=c.ok, reason=c.reason, frames=c.frames, psnr=c.psnr)) + '\n'
+                                                      for c in results))
     failed = [c for c in results if not c.ok]
     if not any(r.get('status') == 'ok' for r in rows): list_problems.append(f"{out}: no clips: the report names no clip that was made")
     return dict(passed=not list_problems and not failed and not leaks, list_problems=list_problems, clips_checked=len(results),
-                captions_checked=len(hid), caption_leaks=[f"{c}: the gloss is still readable: {', '.join(f'{t!r} in {n}' for n,t in v[:3])}" for c,v in leaks.items()],
-                clips_failed=len(failed), failures=[f"{c.row['clip']}: {c.reason}" for c in failed],
+                captions_checked=len(hid), caption_leaks=leaks, clips_failed=len(failed), failures=[f"{c.row['clip']}: {c.reason}" for c in failed],
                 min_psnr=min((min(c.psnr) for c in results if c.psnr), default=None), pngs=pngs,
                 lines=sum(1 for p in out.glob('*.txt') for _ in p.open()) if out.is_dir() else 0)
 

@@ -35,7 +35,8 @@ __all__ = ['EXIT_CODES', 'USER_ERRORS', 'exits', 'msasl_stats', 'msasl_get_annot
 # %% ../nbs/11_cli.ipynb #1d6f9220
 EXIT_CODES = {0: 'done', 1: 'done, but checks failed or --strict found losses', 2: 'a user error (one line says what)',
               3: 'stopped by the circuit breaker (the same command resumes)', 130: 'interrupted (the same command resumes)'}
-USER_ERRORS = (AnnotationError, SampleError, ExtractionError, VideoError, ListError, RunError, DownloadError, LockedError, CaptionError,
+USER_ERRORS = (AnnotationError, SampleError, ExtractionError, VideoError, ListError, RunError, DownloadError,
+               LockedError, CaptionError,
                ClusterError, OptionError, OSError)
 
 def _say(prog:str, message, code:int, prefix:str='error: '):
@@ -90,25 +91,34 @@ def _runner(args:argparse.Namespace):
 def _network_args(p:argparse.ArgumentParser):
     "The options of where and how a request is sent, shared by the download and the doctor"
     D = DownloadOptions
-    p.add_argument('--url-template', default=D.url_template, help='where {id} is fetched from (default: %(default)s); pacing is off for other hosts unless asked')
-    p.add_argument('--cookies', help='cookies.txt (Netscape format) of a signed-in session: age-restricted videos, bot checks')
-    p.add_argument('--cookies-from-browser', metavar='BROWSER[:PROFILE]', help="read the cookies from a browser, as yt-dlp does (e.g. firefox)")
+    p.add_argument('--url-template', default=D.url_template,
+                   help='where {id} is fetched from (default: %(default)s); pacing is off for other hosts unless asked')
+    p.add_argument('--cookies',
+                   help='cookies.txt (Netscape format) of a signed-in session: age-restricted videos, bot checks')
+    p.add_argument('--cookies-from-browser', metavar='BROWSER[:PROFILE]',
+                   help="read the cookies from a browser, as yt-dlp does (e.g. firefox)")
     p.add_argument('--proxy', help='proxy URL for yt-dlp')
-    p.add_argument('--source-address', nargs='+', default=[], metavar='IP', help='local addresses to send requests from, dealt out to the '
+    p.add_argument('--source-address', nargs='+', default=[], metavar='IP',
+                   help='local addresses to send requests from, dealt out to the '
                    'workers in turn; each address has its own --max-per-hour budget and pause')
-    p.add_argument('--extractor-args', action='append', default=[], metavar='IE_KEY:ARGS', help="passed to yt-dlp, e.g. "
+    p.add_argument('--extractor-args', action='append', default=[], metavar='IE_KEY:ARGS',
+                   help="passed to yt-dlp, e.g. "
                    "'youtube:player_client=default' or a PO token provider's arguments (may be given more than once)")
-    p.add_argument('--remote-components', action='append', default=[], metavar='COMPONENT', help="what yt-dlp may fetch, "
+    p.add_argument('--remote-components', action='append', default=[], metavar='COMPONENT',
+                   help="what yt-dlp may fetch, "
                    "e.g. ejs:github for newer JavaScript challenge solvers (default: nothing)")
-    p.add_argument('--timeout', type=_number(float, 0.01, 3600), default=D.timeout, help='socket timeout in seconds (default: %(default)s)')
+    p.add_argument('--timeout', type=_number(float, 0.01, 3600), default=D.timeout,
+                   help='socket timeout in seconds (default: %(default)s)')
 
 # %% ../nbs/11_cli.ipynb #9d41db42
 def msasl_stats(argv:list|None=None):
     "Console entry point of `msasl-stats`"
     p = _Parser(prog='msasl-stats', description='Validate an MS-ASL annotation folder and print what is in it.')
     p.add_argument('folder', help='folder with MSASL_{train,val,test,classes,synonym}.json')
-    p.add_argument('--json', action='store_true', help='print one JSON document with all the figures instead of the table')
-    p.add_argument('--max-invalid', type=_number(int, 0), default=20, help='invalid records to name one by one in the table (default: %(default)s)')
+    p.add_argument('--json', action='store_true',
+                   help='print one JSON document with all the figures instead of the table')
+    p.add_argument('--max-invalid', type=_number(int, 0), default=20,
+                   help='invalid records to name one by one in the table (default: %(default)s)')
     a = p.parse_args(argv)
     with exits('msasl-stats'):
         st = annotation_stats(load_annotations(a.folder))
@@ -116,7 +126,8 @@ def msasl_stats(argv:list|None=None):
 
 def msasl_get_annotation(argv:list|None=None):
     "Console entry point of `msasl-get-annotation`"
-    p = _Parser(prog='msasl-get-annotation', description='Download the MS-ASL annotation release, verify its SHA-256, and unpack '
+    p = _Parser(prog='msasl-get-annotation',
+                description='Download the MS-ASL annotation release, verify its SHA-256, and unpack '
                 'MSASL_*.json flat into DATA_DIR/msasl_data/ beside the licence; then show what is in it.')
     p.add_argument('data_dir', help='DATA_DIR')
     p.add_argument('--url', default=MSASL_ZIP_URL, help="the archive (default: Microsoft's download centre)")
@@ -135,18 +146,22 @@ def msasl_get_annotation(argv:list|None=None):
 # %% ../nbs/11_cli.ipynb #e08fe523
 def msasl_make_sample(argv:list|None=None):
     "Console entry point of `msasl-make-sample`"
-    p = _Parser(prog='msasl-make-sample', description='Write a synthetic MS-ASL dataset (annotation files and real H.264 videos) for offline use.')
+    p = _Parser(prog='msasl-make-sample',
+                description='Write a synthetic MS-ASL dataset (annotation files and real H.264 videos) for offline use.')
     p.add_argument('out', help='folder to write the sample into')
     p.add_argument('--n-videos', type=_number(int, 1, 4000), default=16,
                    help='number of source videos: at least 4 for the mixed layout, 3 for dense and sparse (default: %(default)s)')
     p.add_argument('--seed', type=_SEED, default=0, help='same seed, same sample (default: %(default)s)')
-    p.add_argument('--layout', choices=LAYOUTS, default='mixed', help='mixed (every quirk), dense (short one-clip videos) or sparse (long videos, few clips)')
+    p.add_argument('--layout', choices=LAYOUTS, default='mixed',
+                   help='mixed (every quirk), dense (short one-clip videos) or sparse (long videos, few clips)')
     p.add_argument('-j', '--workers', type=_number(int, 1, 1024), help='parallel encoders (default: cores)')
-    p.add_argument('--captions', action='store_true', help='burn the words of the signs into some videos, with their truth in sample.json')
+    p.add_argument('--captions', action='store_true',
+                   help='burn the words of the signs into some videos, with their truth in sample.json')
     a = p.parse_args(argv)
     with exits('msasl-make-sample'):
         t0 = time.perf_counter()
-        desc = make_sample(a.out, n_videos=a.n_videos, seed=a.seed, layout=a.layout, workers=a.workers, captions=a.captions)
+        desc = make_sample(a.out, n_videos=a.n_videos, seed=a.seed, layout=a.layout, workers=a.workers,
+                           captions=a.captions)
         n = sum(len(json.loads((Path(a.out)/f'MSASL_{s}.json').read_text())) for s in SPLITS)
         print(f"wrote {n} records and {len(desc['videos'])} videos to {a.out} in {time.perf_counter() - t0:.1f} s\n"
               f"annotation: {a.out}/MSASL_{{train,val,test,classes,synonym}}.json; videos: {a.out}/videos/<video_id>.mp4")
@@ -157,9 +172,13 @@ def _download_parser():
     p = _Parser(prog='msasl-download-videos', description='Download the source videos of MS-ASL annotation '
                                 'files with yt-dlp into VIDEOS/<video_id>.mp4, verified, with VIDEOS/manifest.jsonl.')
     p.add_argument('-s', '--sources', nargs='+', required=True, help='MSASL_{train,val,test}.json files')
-    p.add_argument('-v', '--videos', '-o', '--out', dest='videos', required=True, help='VIDEOS folder to fetch into, e.g. DATA_DIR/msasl_data/videos')
-    p.add_argument('-j', '-n', '--workers', type=_number(int, 1, 64), default=D.workers, help='videos at once (default: %(default)s)')
-    _selection_args(p); _network_args(p); _pacing_args(p)
+    p.add_argument('-v', '--videos', '-o', '--out', dest='videos', required=True,
+                   help='VIDEOS folder to fetch into, e.g. DATA_DIR/msasl_data/videos')
+    p.add_argument('-j', '-n', '--workers', type=_number(int, 1, 64), default=D.workers,
+                   help='videos at once (default: %(default)s)')
+    _selection_args(p)
+    _network_args(p)
+    _pacing_args(p)
     p.add_argument('--retry-failed', action='store_true', help='also retry videos that failed permanently before')
     p.add_argument('--dask', metavar='ADDRESS', help=_DASK_HELP)
     p.add_argument('--strict', action='store_true', help='exit 1 unless every wanted video is ok')
@@ -170,23 +189,30 @@ def _selection_args(p:argparse.ArgumentParser):
     "Which videos of the annotation"
     p.add_argument('--splits', nargs='+', choices=SPLITS, help='only these splits')
     p.add_argument('--topk', type=_number(int, 1), help='only clips of the K most frequent classes (label < K)')
-    p.add_argument('--ids', nargs='+', action='extend', help='only these video ids (ids that start with - are taken too)')
+    p.add_argument('--ids', nargs='+', action='extend',
+                   help='only these video ids (ids that start with - are taken too)')
     p.add_argument('--ids-file', help='only the video ids in this file, one a line')
     p.add_argument('--limit', type=_number(int, 0), help='at most N videos')
 
 def _pacing_args(p:argparse.ArgumentParser):
     "How fast, how often again, when to stop"
     D = DownloadOptions
-    p.add_argument('--retries', type=_number(int, 0, 100), default=D.retries, help='extra attempts for transient failures (default: %(default)s)')
-    p.add_argument('--backoff', type=_number(float, 0, 3600), default=D.backoff, help='seconds before the first retry, doubling (default: %(default)s)')
-    p.add_argument('--pause', type=_number(float, 0, 86400), default=D.pause, help='seconds every worker pauses after an HTTP 429 (default: %(default)s)')
+    p.add_argument('--retries', type=_number(int, 0, 100), default=D.retries,
+                   help='extra attempts for transient failures (default: %(default)s)')
+    p.add_argument('--backoff', type=_number(float, 0, 3600), default=D.backoff,
+                   help='seconds before the first retry, doubling (default: %(default)s)')
+    p.add_argument('--pause', type=_number(float, 0, 86400), default=D.pause,
+                   help='seconds every worker pauses after an HTTP 429 (default: %(default)s)')
     p.add_argument('--rate-limit', help='max download rate in bytes/s, e.g. 2M')
-    p.add_argument('--max-per-hour', type=_number(float, 0, 100_000), help=f'video requests an hour, all workers together '
+    p.add_argument('--max-per-hour', type=_number(float, 0, 100_000),
+                   help=f'video requests an hour, all workers together '
                    f'(default: {DEFAULT_PER_HOUR} from YouTube, no limit elsewhere; 0: no pacing at all)')
     p.add_argument('--sleep-interval', type=_number(float, 0, 3600), help='seconds to wait before each video request '
                    '(default: 5 from YouTube unless --max-per-hour 0, else 0)')
-    p.add_argument('--max-sleep-interval', type=_number(float, 0, 3600), help='upper end of a random wait (default: 10 with the default wait)')
-    p.add_argument('--breaker', type=_number(int, 0, 10_000), default=D.breaker, help='stop (exit 3) after this many rate-limit or bot-check '
+    p.add_argument('--max-sleep-interval', type=_number(float, 0, 3600),
+                   help='upper end of a random wait (default: 10 with the default wait)')
+    p.add_argument('--breaker', type=_number(int, 0, 10_000), default=D.breaker,
+                   help='stop (exit 3) after this many rate-limit or bot-check '
                    'answers in a row; the rerun resumes (default: %(default)s; 0: never)')
 
 # %% ../nbs/11_cli.ipynb #4b2f0856
@@ -196,7 +222,8 @@ def _ids_as_values(argv:list, option:str='--ids')->list:
     for arg in argv:
         if arg == option: taking = True; continue
         if taking and is_video_id(arg): out.append(f"{option}={arg}"); continue
-        taking = False; out.append(arg)
+        taking = False
+        out.append(arg)
     return out
 
 def _ids(a:argparse.Namespace, records:list)->set|None:
@@ -234,21 +261,34 @@ def _extract_parser():
     C,E,K = ClipOptions,ExtractOptions,CaptionOptions
     p = _Parser(prog='msasl-extract-frames', description='Cut every annotated clip of downloaded MS-ASL videos '
                                 'into cropped frame folders and write train/val/test list files.')
-    p.add_argument('-s', '--sources', nargs='+', required=True, help='MSASL_{train,val,test}.json files (MSASL_classes.json is read from beside them)')
-    p.add_argument('-v', '--videos', required=True, help='folder of <video_id>.mp4 files, e.g. DATA_DIR/msasl_data/videos')
-    p.add_argument('-o', '--out', required=True, help='output folder, e.g. DATA_DIR/msasl: global_crops/, train.txt, val.txt, test.txt, extract_report.jsonl')
-    p.add_argument('-j', '--workers', type=_number(int, 1, 1024), default=None, help='videos in parallel (default: cores)')
+    p.add_argument('-s', '--sources', nargs='+', required=True,
+                   help='MSASL_{train,val,test}.json files (MSASL_classes.json is read from beside them)')
+    p.add_argument('-v', '--videos', required=True,
+                   help='folder of <video_id>.mp4 files, e.g. DATA_DIR/msasl_data/videos')
+    p.add_argument('-o', '--out', required=True,
+                   help='output folder, e.g. DATA_DIR/msasl: global_crops/, train.txt, val.txt, test.txt, extract_report.jsonl')
+    p.add_argument('-j', '--workers', type=_number(int, 1, 1024), default=None,
+                   help='videos in parallel (default: cores)')
     p.add_argument('--seed', type=_SEED, default=0, help='train list shuffle seed (default: %(default)s)')
-    p.add_argument('--target-frames', type=_number(int, 1, 100_000), default=C.target_frames, help='frames of context per clip at --target-fps (default: %(default)s)')
+    p.add_argument('--target-frames', type=_number(int, 1, 100_000), default=C.target_frames,
+                   help='frames of context per clip at --target-fps (default: %(default)s)')
     p.add_argument('--target-fps', type=_number(float, 1, 240), default=C.target_fps, help='(default: %(default)s)')
-    p.add_argument('--crop-size', dest='size', type=_size, default=C.size, help='output WIDTHxHEIGHT, each 16..8192 (default: 256x300)')
-    p.add_argument('--box-scale', type=_number(float, 0.01, 100), default=C.box_scale, help='signer box enlargement (default: %(default)s)')
-    p.add_argument('--jpeg-quality', type=int, default=E.jpeg_quality, choices=range(2, 32), metavar='2..31', help='ffmpeg JPEG quality, 2 is best (default: %(default)s)')
-    p.add_argument('--crop-mode', choices=('clamp', 'pad'), default=C.crop_mode, help="clamp to the frame like the original (stretches at borders) or pad with black (keeps aspect); default: %(default)s")
-    p.add_argument('--align', choices=('frame', 'time'), default=E.align, help="map annotated frames to video frames by number or through timestamps (for videos whose fps differs); default: %(default)s")
-    p.add_argument('--hide-captions', action='store_true', help="hide burned-in text of the gloss in the frames (needs pip install 'msasl-prep[captions]')")
-    p.add_argument('--caption-mode', dest='mode', choices=('gloss', 'all'), default=None, help=f"with --hide-captions: gloss hides text that reads as the record's gloss; all hides all text over the crop (default: {K.mode})")
-    p.add_argument('--caption-fill', dest='fill', choices=('blur', 'delogo', 'black'), default=None, help=f'with --hide-captions: how to hide it (default: {K.fill})')
+    p.add_argument('--crop-size', dest='size', type=_size, default=C.size,
+                   help='output WIDTHxHEIGHT, each 16..8192 (default: 256x300)')
+    p.add_argument('--box-scale', type=_number(float, 0.01, 100), default=C.box_scale,
+                   help='signer box enlargement (default: %(default)s)')
+    p.add_argument('--jpeg-quality', type=int, default=E.jpeg_quality, choices=range(2, 32), metavar='2..31',
+                   help='ffmpeg JPEG quality, 2 is best (default: %(default)s)')
+    p.add_argument('--crop-mode', choices=('clamp', 'pad'), default=C.crop_mode,
+                   help="clamp to the frame like the original (stretches at borders) or pad with black (keeps aspect); default: %(default)s")
+    p.add_argument('--align', choices=('frame', 'time'), default=E.align,
+                   help="map annotated frames to video frames by number or through timestamps (for videos whose fps differs); default: %(default)s")
+    p.add_argument('--hide-captions', action='store_true',
+                   help="hide burned-in text of the gloss in the frames (needs pip install 'msasl-prep[captions]')")
+    p.add_argument('--caption-mode', dest='mode', choices=('gloss', 'all'), default=None,
+                   help=f"with --hide-captions: gloss hides text that reads as the record's gloss; all hides all text over the crop (default: {K.mode})")
+    p.add_argument('--caption-fill', dest='fill', choices=('blur', 'delogo', 'black'), default=None,
+                   help=f'with --hide-captions: how to hide it (default: {K.fill})')
     p.add_argument('--dask', metavar='ADDRESS', help=_DASK_HELP)
     p.add_argument('--strict', action='store_true', help='exit 1 if any clip could not be made')
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
@@ -264,7 +304,8 @@ def _vocabulary(sources:list)->tuple:
 
 def _extract_args(argv:list|None=None)->argparse.Namespace:
     "The arguments of `msasl-extract-frames`, the caption options only with --hide-captions"
-    p = _extract_parser(); a = p.parse_args(argv)
+    p = _extract_parser()
+    a = p.parse_args(argv)
     given = [o for o,v in (('--caption-mode', a.mode), ('--caption-fill', a.fill)) if v is not None]
     if given and not a.hide_captions: p.error(f"{' and '.join(given)} {'only work' if len(given) > 1 else 'only works'} with --hide-captions")
     a.mode,a.fill = a.mode or CaptionOptions.mode,a.fill or CaptionOptions.fill
@@ -283,7 +324,8 @@ def msasl_extract_frames(argv:list|None=None):
             captioner = Captioner(_options(CaptionOptions, a), *_vocabulary(a.sources))
         t0 = time.perf_counter()
         with _runner(a) as runner:
-            s = extract_frames(records, a.videos, a.out, a.workers, a.seed, opts, progress=not a.quiet, problems=problems,
+            s = extract_frames(records, a.videos, a.out, a.workers, a.seed, opts, progress=not a.quiet,
+                               problems=problems,
                                captioner=captioner, runner=runner)
         print(format_summary(s) + f"\ninvalid records kept out: {len(problems)}\nreport: {Path(a.out)/'extract_report.jsonl'}; "
               f"lists: {', '.join(str(Path(a.out)/f'{k}.txt') for k in s['clips_per_split'])}; {time.perf_counter() - t0:.1f} s")
@@ -296,7 +338,8 @@ def msasl_split_annotation(argv:list|None=None):
                                 'keeping line order, and compare the counts with the MS-ASL paper.')
     p.add_argument('-l', '--lists', '-a', '--annotation', dest='lists', nargs='+', required=True,
                    help='list files, e.g. OUT/train.txt OUT/val.txt OUT/test.txt (-a/--annotation is the older spelling)')
-    p.add_argument('-k', '--topk', nargs='+', type=_number(int, 1, 1_000_000), required=True, help='K values, e.g. 100 200 500 1000')
+    p.add_argument('-k', '--topk', nargs='+', type=_number(int, 1, 1_000_000), required=True,
+                   help='K values, e.g. 100 200 500 1000')
     a = p.parse_args(argv)
     with exits('msasl-split-annotation'):
         counts = split_topk(a.lists, a.topk)
@@ -318,12 +361,15 @@ def msasl_imagenet_paths(argv:list|None=None):
 # %% ../nbs/11_cli.ipynb #458767ac
 def msasl_check_crops(argv:list|None=None):
     "Console entry point of `msasl-check-crops`"
-    p = _Parser(prog='msasl-check-crops', description='Check extracted crops: list/folder consistency, re-crop comparison, pictures in OUT/checks/.')
+    p = _Parser(prog='msasl-check-crops',
+                description='Check extracted crops: list/folder consistency, re-crop comparison, pictures in OUT/checks/.')
     p.add_argument('out', help='extraction output folder (global_crops/, list files, extract_report.jsonl)')
     p.add_argument('-v', '--videos', help='VIDEOS folder: re-crop sampled clips from their source and draw them')
-    p.add_argument('--n-checks', type=_number(int, 1, 100_000), default=16, help='clips to sample (default: %(default)s)')
+    p.add_argument('--n-checks', type=_number(int, 1, 100_000), default=16,
+                   help='clips to sample (default: %(default)s)')
     p.add_argument('--seed', type=_SEED, default=0, help='sample seed (default: %(default)s)')
-    p.add_argument('--min-psnr', type=_number(float, 0, 100), default=MIN_PSNR, help='a clip fails below this PSNR against its re-crop, in dB (default: %(default)s)')
+    p.add_argument('--min-psnr', type=_number(float, 0, 100), default=MIN_PSNR,
+                   help='a clip fails below this PSNR against its re-crop, in dB (default: %(default)s)')
     p.add_argument('--strict', action='store_true', help='exit 1 if any check fails')
     a = p.parse_args(argv)
     with exits('msasl-check-crops'):
@@ -338,25 +384,31 @@ def msasl_pipeline(argv:list|None=None):
     "Console entry point of `msasl-pipeline`"
     p = _Parser(prog='msasl-pipeline', description='Run the whole preparation (the pipeline notebook) with papermill; '
                                 'the executed notebook goes to DATA_DIR/reports/.')
-    p.add_argument('data_dir', help='DATA_DIR: the annotation is read from DATA_DIR/msasl_data/ unless -p annotation_dir says otherwise')
+    p.add_argument('data_dir',
+                   help='DATA_DIR: the annotation is read from DATA_DIR/msasl_data/ unless -p annotation_dir says otherwise')
     p.add_argument('-p', '--parameter', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'),
                    help='a notebook parameter, e.g. -p annotation_dir path/to/MSASL -p topk "[100, 200]" -p limit 50')
-    p.add_argument('--dask', metavar='ADDRESS', help=_DASK_HELP.replace('each video', 'the downloads and extraction, each video'))
+    p.add_argument('--dask', metavar='ADDRESS', help=_DASK_HELP.replace('each video',
+                                                                        'the downloads and extraction, each video'))
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
     with exits('msasl-pipeline'):
         params = {k: parse_value(v) for k,v in a.parameter} | ({'dask': a.dask} if a.dask is not None else {})
-        nb = run_pipeline(a.data_dir, params, progress=not a.quiet)          # a tripped breaker exits 3, failed checks 1
+        nb = run_pipeline(a.data_dir, params,
+                          progress=not a.quiet)          # a tripped breaker exits 3, failed checks 1
         used = {**notebook_parameters(), **params}
-        print(describe_data_dir(a.data_dir, used['splits'], used['topk'], bool(used['imagenet_root']), used['annotation_dir']) +
+        print(describe_data_dir(a.data_dir, used['splits'], used['topk'], bool(used['imagenet_root']),
+                                used['annotation_dir']) +
               f"\nexecuted notebook: {nb}")
 
 def msasl_demo(argv:list|None=None):
     "Console entry point of `msasl-demo`: make a synthetic MS-ASL, serve it on 127.0.0.1, run the whole pipeline on it"
     p = _Parser(prog='msasl-demo', description='Offline demo: make a synthetic MS-ASL dataset, serve its videos '
                                 'on 127.0.0.1, and run the whole pipeline on it through papermill.')
-    p.add_argument('dir', nargs='?', default='msasl-demo', help='where the sample and DATA_DIR go (default: ./msasl-demo)')
-    p.add_argument('--n-videos', type=_number(int, 4, 4000), default=16, help='sample size: at least 4 videos (default: %(default)s)')
+    p.add_argument('dir', nargs='?', default='msasl-demo',
+                   help='where the sample and DATA_DIR go (default: ./msasl-demo)')
+    p.add_argument('--n-videos', type=_number(int, 4, 4000), default=16,
+                   help='sample size: at least 4 videos (default: %(default)s)')
     a = p.parse_args(argv)
     with exits('msasl-demo'):
         r = demo(a.dir, a.n_videos)
@@ -368,12 +420,16 @@ def msasl_demo(argv:list|None=None):
 # %% ../nbs/11_cli.ipynb #87009155
 def msasl_doctor(argv:list|None=None):
     "Console entry point of `msasl-doctor`"
-    p = _Parser(prog='msasl-doctor', description='Can downloading work on this machine? yt-dlp, yt-dlp-ejs, the JavaScript runtime '
+    p = _Parser(prog='msasl-doctor',
+                description='Can downloading work on this machine? yt-dlp, yt-dlp-ejs, the JavaScript runtime '
                 'yt-dlp finds, ffmpeg, cookies, disk space for an annotation, and whether the site a run uses can be reached.')
-    p.add_argument('-s', '--sources', nargs='+', default=[], help='MSASL_{train,val,test}.json files: estimate the disk space their videos need')
-    p.add_argument('-v', '--videos', '-o', '--out', dest='videos', default='.', help='where the videos will go (default: here)')
+    p.add_argument('-s', '--sources', nargs='+', default=[],
+                   help='MSASL_{train,val,test}.json files: estimate the disk space their videos need')
+    p.add_argument('-v', '--videos', '-o', '--out', dest='videos', default='.',
+                   help='where the videos will go (default: here)')
     _network_args(p)                                       # the same as a download's: --probe fetches with its very setup
-    p.add_argument('--probe', metavar='ID', help='extract the metadata of one video: its formats and the one we would fetch')
+    p.add_argument('--probe', metavar='ID',
+                   help='extract the metadata of one video: its formats and the one we would fetch')
     p.add_argument('--no-network', action='store_true', help='do not try to reach the site (or the proxy)')
     p.add_argument('--json', action='store_true', help='print one JSON document')
     a = p.parse_args(argv)

@@ -144,12 +144,14 @@ def plan_video(records:list, # the valid records of one video (any splits)
     drops,spans = [],[]
     for r in records:
         if n_frames is not None and r.end >= n_frames:
-            drops.append(Drop(r, 'past_end', f"the sign ends at frame {r.end}, the video decodes {n_frames} frames")); continue
+            drops.append(Drop(r, 'past_end', f"the sign ends at frame {r.end}, the video decodes {n_frames} frames"))
+            continue
         span = refine_span(r.start, r.end, r.fps)
         if span is None: drops.append(Drop(r, 'too_short', f"annotated span {r.start}..{r.end} has end - start <= 1"))
         else: spans.append((*span, r))
     kept,cut = filter_overlaps(spans)
-    drops += [Drop(r, 'overlap', f"refined span starts at {s}, where the next clip of the video starts") for s,e,r in cut]
+    drops += [Drop(r, 'overlap', f"refined span starts at {s}, where the next clip of the video starts") for s,e,
+              r in cut]
     plans = []
     for i,(s,e,r) in enumerate(kept):
         left = kept[i - 1][1] if i else 0

@@ -97,20 +97,28 @@ class ThreadRunner:
             with self._cond:
                 while not (self._queue or self._stop.is_set() or _HERE.name in self._retired): self._cond.wait()
                 if self._stop.is_set() or _HERE.name in self._retired: return
-                key = self._queue.popleft(); self._running[key] = _HERE.name
+                key = self._queue.popleft()
+                self._running[key] = _HERE.name
             try: res = self._fn(*self._jobs[key])
             except BaseException as e: res = _Raised(e)
             with self._cond:
-                self._running.pop(key, None); self._results.append((key, res)); self._cond.notify_all()
+                self._running.pop(key, None)
+                self._results.append((key, res))
+                self._cond.notify_all()
 
     def map(self, fn, # the per-video unit
             jobs:dict, # key (the video id) -> the unit's arguments
            ):
         "`(key, result)` for every job as it finishes; a unit's exception is raised here"
         self._fn,self._jobs = fn,jobs
-        self._stop.clear(); self._retired.clear(); self._queue.clear(); self._results.clear(); self._running.clear()
+        self._stop.clear()
+        self._retired.clear()
+        self._queue.clear()
+        self._results.clear()
+        self._running.clear()
         self._queue.extend(jobs)
-        self._threads = [threading.Thread(target=self._work, args=(i,), name=f"{self.name}-{i}", daemon=True) for i in range(self.n)]
+        self._threads = [threading.Thread(target=self._work, args=(i,), name=f"{self.name}-{i}",
+                                          daemon=True) for i in range(self.n)]
         for t in self._threads: t.start()
         try:
             while True:
@@ -130,17 +138,21 @@ class ThreadRunner:
         with self._cond:
             self._retired.add(avoid)
             if len(self._retired) >= self.n: return False
-            self._queue.appendleft(key); self._cond.notify_all()
+            self._queue.appendleft(key)
+            self._cond.notify_all()
         return True
 
     def stop(self)->list:
         "End the running map: no new job starts, running units see `stopping()`; the results of those that finish meanwhile"
         with self._cond:
-            self._stop.set(); self._queue.clear(); self._cond.notify_all()
+            self._stop.set()
+            self._queue.clear()
+            self._cond.notify_all()
         for t in self._threads: t.join()
         self._threads = []
         with self._cond:
-            done = [(k, r) for k,r in self._results if not isinstance(r, _Raised)]; self._results.clear()
+            done = [(k, r) for k,r in self._results if not isinstance(r, _Raised)]
+            self._results.clear()
         return done
 
 # %% ../nbs/03c_cluster.ipynb #ddaabee1
@@ -219,7 +231,8 @@ class DaskRunner:
     def check_shared(self, *folders, writable:bool=True): check_shared(self.client, *folders, writable=writable)
 
     def _submit(self, key, **kw):
-        f = self.client.submit(self._fn, *self._jobs[key], key=f"{self._fn.__name__}-{key}-{secrets.token_hex(4)}", pure=False, **kw)
+        f = self.client.submit(self._fn, *self._jobs[key], key=f"{self._fn.__name__}-{key}-{secrets.token_hex(4)}",
+                               pure=False, **kw)
         self._futures[f] = key
         return f
 

@@ -15,7 +15,8 @@ from .download import DownloadOptions, _endpoint
 __all__ = ['MBIT_PER_S', 'MIN_VIDEO_SECONDS', 'estimate_bytes', 'probe', 'doctor', 'format_doctor']
 
 # %% ../nbs/04e_doctor.ipynb #ad6f0e48
-MBIT_PER_S = {144: 0.1, 240: 0.25, 360: 0.5, 480: 0.9, 720: 1.9, 1080: 3.5, 1440: 8.0, 2160: 16.0}  # typical YouTube H.264 at a height
+MBIT_PER_S = {144: 0.1, 240: 0.25, 360: 0.5, 480: 0.9, 720: 1.9, 1080: 3.5, 1440: 8.0,
+              2160: 16.0}  # typical YouTube H.264 at a height
 MIN_VIDEO_SECONDS = 30          # a source video is rarely shorter than this, whatever its last sign
 
 def estimate_bytes(wanted:list)->int:

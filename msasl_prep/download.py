@@ -15,8 +15,8 @@ from .annotations import is_youtube_host
 from .files import OutputLock, WriteError, local_write_errno, write_error
 from .video import VideoError, index_video
 from .cluster import Lost, connect, worker_slot, worker_name, stopping, worker_cache
-from .fetcher import (DownloadError, TRANSIENT, RETRY_NOW, classify, unreachable, js_runtime, base_params, Fetcher, _Stop,
-                                DownloadLog, check_cookies, check_network)
+from .fetcher import (DownloadError, TRANSIENT, RETRY_NOW, classify, unreachable, js_runtime, base_params,
+                                Fetcher, _Stop, DownloadLog, check_cookies, check_network)
 from .pacing import DEFAULT_PER_HOUR, DEFAULT_SLEEP, CircuitOpen, Breaker, Budget, Pacer, host_budget
 from .manifest import Manifest, summarize
 
@@ -50,7 +50,8 @@ def wanted_videos(records:list, # valid records
         if (splits and r.split not in splits) or (topk is not None and r.label >= topk) or (ids and r.video_id not in ids): continue
         w = out.get(r.video_id)
         if w is None: w = out[r.video_id] = WantedVideo(r.video_id, r.end, r.fps, int(r.width), int(r.height))
-        w.max_end = max(w.max_end, r.end); w.records.append(r)
+        w.max_end = max(w.max_end, r.end)
+        w.records.append(r)
     return list(out.values())[:limit]
 
 # %% ../nbs/04d_download.ipynb #6a1f720c
@@ -69,7 +70,8 @@ def validate_video(path, # a downloaded file
     if past == max(1, len(want.records)):
         return dict(status='too_short', reason=f"decodes {index.n_frames} frames, every annotated clip ends later "
                                                f"(the first at frame {min((r.end for r in want.records), default=want.max_end)})", **row)
-    return dict(status='ok', reason=f"{past} of {len(want.records)} clips end past frame {index.n_frames - 1}" if past else '', **row)
+    return dict(status='ok',
+                reason=f"{past} of {len(want.records)} clips end past frame {index.n_frames - 1}" if past else '', **row)
 
 # %% ../nbs/04d_download.ipynb #48be3670
 YOUTUBE_URL = 'https://www.youtube.com/watch?v={id}'
@@ -147,13 +149,15 @@ class DownloadOptions:
 
     def ydl_params(self)->dict:
         "Every yt-dlp parameter a request of this run uses"
-        params = dict(cookiefile=self.cookies, ratelimit=_parse_rate(self.rate_limit), proxy=self.proxy, **self.yt_dlp_args())
+        params = dict(cookiefile=self.cookies, ratelimit=_parse_rate(self.rate_limit), proxy=self.proxy,
+                      **self.yt_dlp_args())
         return {**base_params(self.timeout), **{k: v for k,v in params.items() if v is not None}}
 
     def budget(self, address:str|None=None)->Budget:
         "The budget of `address` (None: the default route) of this machine for this run's site"
         per_hour,sleep = self.pacing()
-        return host_budget(f"{socket.gethostname()}|{address or ''}|{_site(self.url_template)}", per_hour, sleep, self.pause, self.breaker)
+        return host_budget(f"{socket.gethostname()}|{address or ''}|{_site(self.url_template)}", per_hour, sleep,
+                           self.pause, self.breaker)
 
 # %% ../nbs/04d_download.ipynb #da3e4369
 NO_JS_HINT = (" (yt-dlp found no JavaScript runtime, so YouTube offered only a few formats: "
@@ -203,7 +207,8 @@ def file_video(want:WantedVideo, # the video
     except OSError as e:
         if local_write_errno(e): raise write_error(e, target) from e
         why = 'a directory of that name is in the way: move it and run again' if target.is_dir() else e.strerror or str(e)
-        return _row(want, 'error', f"cannot file the video as {target}: {why}", attempts, t0, url, bytes=size, retry=True)
+        return _row(want, 'error', f"cannot file the video as {target}: {why}", attempts, t0, url, bytes=size,
+                    retry=True)
     return _row(want, status, reason, attempts, t0, url, bytes=size, **extra)
 
 def _turn(lane:Lane)->float|None:
@@ -224,7 +229,8 @@ def _failed(error:BaseException, want:WantedVideo, lane:Lane, opts:DownloadOptio
     if unreachable(error):                          # nothing reached the site: its budget is not spent
         budget.pacer.release(start)
         if not lane.reached or attempts > opts.retries: return _row(want, 'network', reason, attempts, t0, url, unreachable=True)
-        halt.wait(opts.backoff * 2**(attempts - 1)); return _AGAIN
+        halt.wait(opts.backoff * 2**(attempts - 1))
+        return _AGAIN
     lane.reached = True
     if status == 'no_format' and js_runtime() is None: reason += NO_JS_HINT
     if budget.breaker.note(status): return None     # no row: the rerun tries this video again
@@ -232,7 +238,8 @@ def _failed(error:BaseException, want:WantedVideo, lane:Lane, opts:DownloadOptio
         session_limit = budget.pacer.interval and re.search(_SESSION_LIMIT, reason)
         budget.pause.trigger(opts.pause, budget.pacer.window_left() if session_limit else None)
     if status in RETRY_NOW and attempts <= opts.retries:
-        halt.wait(opts.backoff * 2**(attempts - 1) * random.uniform(1, 1.5)); return _AGAIN
+        halt.wait(opts.backoff * 2**(attempts - 1) * random.uniform(1, 1.5))
+        return _AGAIN
     return _row(want, status, reason, attempts, t0, url)
 
 def fetch_video(want:WantedVideo, # the video
@@ -255,7 +262,8 @@ def fetch_video(want:WantedVideo, # the video
             if (row := _failed(e, want, lane, opts, start, attempts, t0, url)) is _AGAIN: continue
             return row
         lane.reached = True
-        lane.budget.breaker.note('ok'); lane.budget.pause.clear()
+        lane.budget.breaker.note('ok')
+        lane.budget.pause.clear()
         return file_video(want, path, folder, url, attempts, t0)
     return None
 
@@ -345,11 +353,14 @@ class _Run:
         self.manifest = Manifest(folder)
         for p in bad:
             if p.reason == 'bad_video_id':
-                self.manifest.add(dict(video_id=None, record=f"{Path(p.file).name}[{p.index}]", status='bad_id', reason=p.detail, attempts=0))
+                self.manifest.add(dict(video_id=None, record=f"{Path(p.file).name}[{p.index}]", status='bad_id',
+                                       reason=p.detail, attempts=0))
         for problem in self.manifest.problems: tell(problem)
         self.todo = [w for w in wanted if not _done(self.manifest.get(w.video_id), folder, opts)]
-        per_hour,sleep = opts.pacing(); n = max(1, len(opts.source_address))
-        self.plan = Pacer(per_hour, sleep).describe(-(-len(self.todo) // n), opts.workers) + (f" on each of {n} addresses" if n > 1 else '')
+        per_hour,sleep = opts.pacing()
+        n = max(1, len(opts.source_address))
+        self.plan = Pacer(per_hour, sleep).describe(-(-len(self.todo) // n),
+                                                    opts.workers) + (f" on each of {n} addresses" if n > 1 else '')
         self.counts,self.told,self.tripped,self.unheard,self.t0 = Counter(),set(),{},[],time.monotonic()
         self.progress,self.bar = progress,None
 
@@ -367,7 +378,9 @@ class _Run:
         "File one row, at once"
         self.manifest.add(row)
         self.counts['adopted' if row.get('adopted') else 'ok' if row['status'] == 'ok' else 'failed'] += 1
-        self.bar.update(); self.bar.set_postfix(ok=self.counts['ok'] + self.counts['adopted'], failed=self.counts['failed'], stopped=len(self.tripped))
+        self.bar.update()
+        self.bar.set_postfix(ok=self.counts['ok'] + self.counts['adopted'], failed=self.counts['failed'],
+                             stopped=len(self.tripped))
 
     def take(self, vid:str, res):
         "What a unit returned: a row to file, a tripped breaker (the video goes to other workers), a lost task, or nothing"
@@ -377,7 +390,8 @@ class _Run:
                 raise CircuitOpen((f"on every worker ({', '.join(sorted(self.tripped))}): " if not self.runner.local else '') + res.advice)
             return
         if isinstance(res, Lost):
-            res = dict(video_id=vid, status='error', reason=f"the worker fetching it died each time it was tried: {res.reason}",
+            res = dict(video_id=vid, status='error',
+                       reason=f"the worker fetching it died each time it was tried: {res.reason}",
                        bytes=0, attempts=0, seconds=0.0, url=self.opts.url_template.format(id=vid), retry=True)
         if res is None: return
         for advice in res.pop('advice', ()):
@@ -407,7 +421,8 @@ class _Run:
             raise
         finally: self.close(failed)
         c = self.counts
-        run = dict(tried=len(self.todo), fetched=c['ok'], adopted=c['adopted'], failed=c['failed'], seconds=round(time.monotonic() - self.t0, 1),
+        run = dict(tried=len(self.todo), fetched=c['ok'], adopted=c['adopted'], failed=c['failed'],
+                   seconds=round(time.monotonic() - self.t0, 1),
                    pace=self.plan)
         return {**summarize(self.manifest, self.wanted), 'run': run}
 

@@ -94,7 +94,8 @@ def choose_format(formats:list, # yt-dlp format dicts
     "The format to download under the rule above, or None if there is no mp4 video"
     video = [f for f in formats if f.get('vcodec') != 'none' and (f.get('ext') == 'mp4' or f.get('video_ext') == 'mp4')]
     if not video: return None
-    rank = lambda f: (str(f.get('vcodec') or '').startswith('avc1'), f.get('acodec') in (None, 'none'), f.get('tbr') or 0)
+    rank = lambda f: (str(f.get('vcodec') or '').startswith('avc1'), f.get('acodec') in (None, 'none'),
+                      f.get('tbr') or 0)
     sized = [f for f in video if f.get('height')]
     if not sized or height is None: return max(sized or video, key=lambda f: (f.get('height') or 0, *rank(f)))
     for pick in ([f for f in sized if f['height'] == height], [f for f in sized if f['height'] > height]):
@@ -162,7 +163,8 @@ def base_params(timeout:float=30.0, # socket timeout, seconds
                )->dict:
     "The yt-dlp parameters every request of ours uses: quiet, uncoloured, no retries of its own (we retry), the JS runtime named"
     deno = deno_path()
-    return dict(quiet=True, no_warnings=False, noprogress=True, color='never', logger=logger or _Logger(None), retries=0,
+    return dict(quiet=True, no_warnings=False, noprogress=True, color='never', logger=logger or _Logger(None),
+                retries=0,
                 fragment_retries=0, extractor_retries=0, socket_timeout=timeout, continuedl=True, noplaylist=True,
                 overwrites=False, writeinfojson=False, cachedir=False, js_runtimes={'deno': {'path': deno} if deno else {}})
 
@@ -170,7 +172,8 @@ def base_params(timeout:float=30.0, # socket timeout, seconds
 def js_runtime()->dict|None:
     "The JavaScript runtime yt-dlp finds with our parameters, as its own `-v` header says it: name, version, path; None if none"
     deno = deno_path()
-    argv = [sys.executable, '-m', 'yt_dlp', '-v', '--ignore-config', '--no-js-runtimes', '--js-runtimes', f"deno:{deno}" if deno else 'deno']
+    argv = [sys.executable, '-m', 'yt_dlp', '-v', '--ignore-config', '--no-js-runtimes', '--js-runtimes',
+            f"deno:{deno}" if deno else 'deno']
     try: res = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError): return None
     m = re.search(r'\[debug\] JS runtimes: (\S+?)-(\S+)', res.stderr)
@@ -201,7 +204,8 @@ class Fetcher:
         "Download `url` to `.incoming/<video_id>.mp4`; yt-dlp's exception on failure"
         self.selector.height,self.logger.video_id = height,video_id
         info = self.ydl.extract_info(url, download=True, extra_info={'msasl_video_id': video_id})
-        path = Path(info.get('requested_downloads', [{}])[0].get('filepath') or self.incoming/f"{video_id}.{info['ext']}")
+        path = Path(info.get('requested_downloads',
+                             [{}])[0].get('filepath') or self.incoming/f"{video_id}.{info['ext']}")
         if path.suffix != '.mp4': raise RuntimeError(f"got a .{path.suffix} file, not mp4")
         return path
 

@@ -17,7 +17,8 @@ def write_atomic(path, # the file to (re)write
                  text:str|bytes, # its whole content (str is written as UTF-8)
                 ):
     "Write `text` to `path` through a temporary file in the same folder and `os.replace`; no temporary file survives a failure"
-    path = Path(path); tmp = path.with_name(f".{path.name}.tmp")
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, 'wb') as f: f.write(text.encode('utf-8') if isinstance(text, str) else text)
         os.replace(tmp, path)
@@ -37,7 +38,8 @@ def append_whole(path, # the file to append to (made if absent)
         try:
             if os.write(fd, data) != len(data): raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         except OSError:
-            os.ftruncate(fd, size); raise
+            os.ftruncate(fd, size)
+            raise
     finally: os.close(fd)
 
 # %% ../nbs/00_files.ipynb #0ba8b71e
@@ -95,9 +97,11 @@ def _lock_file(path:Path, create:bool=True)->int|None:
             return None
         except OSError as e:
             if e.errno != errno.ELOOP or not create: raise
-            path.unlink(); continue                           # a symbolic link is not our lock: it goes, its target is untouched
+            path.unlink()
+            continue                           # a symbolic link is not our lock: it goes, its target is untouched
         if stat.S_ISREG(os.fstat(fd).st_mode): return fd
-        os.close(fd); raise OSError(errno.EISDIR, f"{path} is not a file; remove it")
+        os.close(fd)
+        raise OSError(errno.EISDIR, f"{path} is not a file; remove it")
     raise OSError(errno.ELOOP, f"{path}: a link keeps coming back; remove it")
 
 class OutputLock:
@@ -117,13 +121,15 @@ class OutputLock:
             except FileNotFoundError: same = False
             if same: break
             os.close(fd)                         # the holder removed the file as we opened it: lock the new one
-        os.ftruncate(fd, 0); os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd,self.path = fd,path
         return self
     def __exit__(self, *exc):
         try: self.path.unlink()                  # still locked: whoever opens the old file sees it is gone and retries
         except OSError: pass
-        os.close(self.fd); self.fd = None
+        os.close(self.fd)
+        self.fd = None
 
 def lock_holder(folder)->str|None:
     "The pid of a run holding `folder`'s lock (as text), or None if no run holds it"
@@ -133,7 +139,8 @@ def lock_holder(folder)->str|None:
     try:
         try: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError: return os.pread(fd, 32, 0).decode(errors='replace').strip() or '?'
-        fcntl.flock(fd, fcntl.LOCK_UN); return None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
     finally: os.close(fd)
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import TypedDict
 from pathlib import Path
 from .options import OptionError, check_number
-from .files import (write_atomic, append_whole, OutputLock, lock_holder, local_write_errno, write_error, stop_on_disk_failure,
+from .files import (write_atomic, append_whole, OutputLock, lock_holder, local_write_errno, write_error,
+                              stop_on_disk_failure,
                               remove_tree, TRASH_PREFIX)
 from .video import run_ffmpeg, VideoError, VideoIndex, index_video, keyframe_before
 from .clips import ClipOptions, ClipPlan, plan_video
@@ -60,7 +61,8 @@ def _branch(plan:ClipPlan, index:VideoIndex, size:tuple,
         r,b = even(max(0, x1 - index.width)),even(max(0, y1 - index.height))
         chain.append(f"pad={index.width + l + r}:{index.height + t + b}:{l}:{t}:black")
         x0,y0 = x0 + l,y0 + t
-    chain += [f"crop={x1 - plan.crop[0]}:{y1 - plan.crop[1]}:{x0}:{y0}:exact=1", f"scale={size[0]}:{size[1]}:flags=bilinear"]
+    chain += [f"crop={x1 - plan.crop[0]}:{y1 - plan.crop[1]}:{x0}:{y0}:exact=1",
+              f"scale={size[0]}:{size[1]}:flags=bilinear"]
     body = hide_filter(hidden, fill, index.width, index.height, tag) if hidden else ''
     if not body: return ','.join(chain)
     if fill == 'blur': return f"{chain[0]}[{tag}in];{body};[{tag}out]{','.join(chain[1:])}"
@@ -164,7 +166,8 @@ class ReportRow(TypedDict, total=False):
     file:str             # for an invalid record: its split file
 
 def _row(status:str, r, reason:str='', **kw)->ReportRow:
-    return ReportRow(status=status, video_id=r.video_id, split=r.split, record=r.index, label=r.label, reason=reason, **kw)
+    return ReportRow(status=status, video_id=r.video_id, split=r.split, record=r.index, label=r.label, reason=reason,
+                     **kw)
 
 def read_report(out, # an extraction output folder
                )->list:
@@ -209,7 +212,8 @@ def plan_extraction(video_id:str, # the video's 11-character id
     try: index = index_video(source)
     except VideoError as e:
         reason = 'missing_video' if not source.exists() else 'unreadable_video'
-        return VideoPlan(video_id, records, source, folder, None, rows=tuple(_row('skipped', r, reason, detail=str(e)) for r in records))
+        return VideoPlan(video_id, records, source, folder, None, rows=tuple(_row('skipped', r, reason,
+                                                                                  detail=str(e)) for r in records))
     timed = opts.align == 'time'
     n_ann = int(index.seconds(index.pts[-1] - index.pts[0]) * records[0].fps) + 1 if timed else index.n_frames
     plans,drops = plan_video(records, n_ann, index.width, index.height, opts.clip)
@@ -223,13 +227,16 @@ def plan_extraction(video_id:str, # the video's 11-character id
         caps = None
         if captioner is not None:                                     # a complete clip made with the same options keeps its plan
             old = note.get('captions') if isinstance(note, dict) else None
-            same = isinstance(old, dict) and old.get('options') == captioner.key and {k: v for k,v in note.items() if k != 'captions'} == _note(p, opts, size)
+            same = isinstance(old, dict) and old.get('options') == captioner.key and {k: v for k,
+                                                                                      v in note.items() if k != 'captions'} == _note(p, opts, size)
             try: caps = captions[p.clip_index] = old if same else captioner.plan(index, p, opts.clip.size)
             except VideoError as e:                                  # its captions cannot be read: not made, and said so
-                errors[p.clip_index] = ('captions_unreadable', str(e)); continue
+                errors[p.clip_index] = ('captions_unreadable', str(e))
+                continue
         if note == _note(p, opts, size, caps) and (folder/name).is_dir(): complete[name] = note
         else: todo.append(p)
-    return VideoPlan(video_id, records, source, folder, index, tuple(plans), tuple(todo), tuple(map(tuple, decode_ranges(todo, index))),
+    return VideoPlan(video_id, records, source, folder, index, tuple(plans), tuple(todo),
+                     tuple(map(tuple, decode_ranges(todo, index))),
                      tuple(_row('dropped', d.record, d.reason, detail=d.detail) for d in drops), errors, captions, complete, size)
 
 # %% ../nbs/08_frames.ipynb #c758c775
@@ -252,8 +259,10 @@ def make_range(vp:VideoPlan, # a video's plan
             for p,t in zip(group, tmps):
                 n = sum(1 for _ in t.glob('img_*.jpg'))
                 if n != p.num_frames:
-                    errors[p.clip_index] = ('window_past_decodable_frames', f"decoded {n} of {p.num_frames} frames" + (f": {err}" if err else ''))
-                    remove_tree(t); continue
+                    errors[p.clip_index] = ('window_past_decodable_frames',
+                                            f"decoded {n} of {p.num_frames} frames" + (f": {err}" if err else ''))
+                    remove_tree(t)
+                    continue
                 final = vp.folder/f"clip_{p.clip_index:04d}"
                 if final.exists(): remove_tree(final)           # made from another plan: replace it
                 os.rename(t, final)
@@ -272,10 +281,12 @@ def report_rows(vp:VideoPlan,
     done,rows,index = [],list(vp.rows),vp.index
     if index is not None:
         r0 = vp.records[0]
-        video = dict(fps_annotated=r0.fps, fps_video=round(index.fps, 3), fps_mismatch=abs(index.fps - r0.fps) > opts.fps_tolerance * r0.fps,
+        video = dict(fps_annotated=r0.fps, fps_video=round(index.fps, 3),
+                     fps_mismatch=abs(index.fps - r0.fps) > opts.fps_tolerance * r0.fps,
                      size_video=f"{index.width}x{index.height}", size_mismatch=(index.width, index.height) != (int(r0.width), int(r0.height)))
         for p in vp.plans:
-            common = dict(clip=p.folder, window=list(p.window), sign=list(p.sign), frames=p.num_frames, box=list(p.record.box),
+            common = dict(clip=p.folder, window=list(p.window), sign=list(p.sign), frames=p.num_frames,
+                          box=list(p.record.box),
                           crop=list(p.crop), clamped=p.clamped, **video)
             if p.clip_index in vp.captions: common['captions'] = vp.captions[p.clip_index]
             if p.clip_index in errors:
@@ -314,7 +325,8 @@ def extract_video(video_id:str, # the video's 11-character id
         runs = [pool.submit(make_range, vp, g, opts) for g in vp.ranges] if pool else []
         try:
             for made,failed in (f.result() for f in as_completed(runs)) if pool else (make_range(vp, g, opts) for g in vp.ranges):
-                notes.update(made); errors.update(failed)
+                notes.update(made)
+                errors.update(failed)
                 with stop_on_disk_failure(where): write_notes(vp.folder, notes)
                 if stopping().is_set(): raise Stopped(video_id)                # what is made is noted; the rest waits for the rerun
         except BaseException:
@@ -334,14 +346,16 @@ def summarize(records:list, # the records asked for
              )->dict:
     "The run's summary: counts by status and reason, clips per split, crops cut by the border, videos that differ from the annotation"
     ok = [r for r in rows if r['status'] == 'ok']
-    s = dict(records=len(records), videos=len({r.video_id for r in records}), clips=len(ok), made=sum(r['made'] for r in ok),
+    s = dict(records=len(records), videos=len({r.video_id for r in records}), clips=len(ok),
+             made=sum(r['made'] for r in ok),
              status=dict(Counter(r['status'] for r in rows)), reasons=dict(Counter(r['reason'] for r in rows if r['reason'])),
              clips_per_split=clips_per_split, clamped=sum(r['clamped'] for r in ok),
              fps_mismatch=len({r['video_id'] for r in rows if r.get('fps_mismatch')}),
              size_mismatch=len({r['video_id'] for r in rows if r.get('size_mismatch')}))
     if captions:
         caps = [r['captions'] for r in rows if 'captions' in r]
-        s.update(captions_found=sum(bool(c['found']) for c in caps), captions_hidden=sum(bool(c['hidden']) for c in caps),
+        s.update(captions_found=sum(bool(c['found']) for c in caps),
+                 captions_hidden=sum(bool(c['hidden']) for c in caps),
                  captions_over_signer=sum(any(h['overlaps_signer'] for h in c['hidden']) for c in caps))
     if records and not ok:
         missing = len({r['video_id'] for r in rows if r.get('reason') == 'missing_video'})
@@ -354,15 +368,19 @@ def _extract(by_video:dict, videos, out:Path, opts:ExtractOptions, captioner, n:
     from tqdm import tqdm
     crops,report = out/'global_crops',out/REPORT
     here = (lambda p: str(p)) if run.local else (lambda p: str(Path(p).resolve()))   # paths as every worker sees them
-    jobs = {vid: (vid, recs, here(videos), here(crops), opts, captioner, n if run.local else 1) for vid,recs in sorted(by_video.items())}
+    jobs = {vid: (vid, recs, here(videos), here(crops), opts, captioner, n if run.local else 1) for vid,
+            recs in sorted(by_video.items())}
     with stop_on_disk_failure(f"the report in {out}"): write_atomic(report, '')
     plans,rows = [],[]
     with tqdm(total=len(by_video), desc='extracting', unit='video', disable=not progress) as bar:
         def take(vid, res):
-            done,got = ([], [_row('skipped', r, 'worker_lost', detail=res.reason) for r in by_video[vid]]) if isinstance(res, Lost) else res
-            plans.extend(done); rows.extend(got)
+            done,got = ([], [_row('skipped', r, 'worker_lost',
+                                  detail=res.reason) for r in by_video[vid]]) if isinstance(res, Lost) else res
+            plans.extend(done)
+            rows.extend(got)
             with stop_on_disk_failure(f"the report in {out}"): append_whole(report, ''.join(json.dumps(r) + '\n' for r in got).encode())
-            bar.update(); bar.set_postfix(clips=len(plans), skipped=sum(r['status'] == 'skipped' for r in rows))
+            bar.update()
+            bar.set_postfix(clips=len(plans), skipped=sum(r['status'] == 'skipped' for r in rows))
         try:
             for vid,res in run.map(extract_video, jobs): take(vid, res)
         except BaseException:                       # stopped (Ctrl-C, a full disk): videos that finished meanwhile are reported
@@ -374,7 +392,8 @@ def _finish(out:Path, records:list, plans:list, rows:list, problems:list, seed:i
     "Write the lists and the whole report, sorted; clips per split"
     splits = sorted({r.split for r in records}, key=lambda s: (SPLITS + (s,)).index(s))
     rows.sort(key=lambda r: (r['video_id'], r.get('clip', ''), r['split'], r['record']))
-    rows += [ReportRow(status='invalid', file=Path(p.file).name, record=p.index, reason=p.reason, detail=p.detail) for p in problems]
+    rows += [ReportRow(status='invalid', file=Path(p.file).name, record=p.index, reason=p.reason,
+                       detail=p.detail) for p in problems]
     with stop_on_disk_failure(f"the lists and report in {out}"):
         counts = write_lists(out, [(p.split, p.list_line) for p in plans], splits, seed)
         write_atomic(out/REPORT, ''.join(json.dumps(r) + '\n' for r in rows))
@@ -398,7 +417,8 @@ def extract_frames(records:list, # valid records (e.g. `load_annotations(...).re
         (out/'global_crops').mkdir(parents=True, exist_ok=True)
         by_video = defaultdict(list)
         for r in records: by_video[r.video_id].append(r)
-        run.check_shared(out); run.check_shared(videos, writable=False)      # the videos are only read
+        run.check_shared(out)
+        run.check_shared(videos, writable=False)      # the videos are only read
         busy = lock_holder(videos)                                             # a download still writing into the videos folder
         plans,rows = _extract(by_video, videos, out, opts, captioner, n, run, progress)
         s = summarize(records, rows, _finish(out, records, plans, rows, problems, seed), captioner is not None)

@@ -93,7 +93,8 @@ def format_topk(counts:dict, # from `split_topk`
     "Clips per split and K here, in the MS-ASL paper, and the share missing"
     splits = list(counts)
     if not splits: return 'no list files: no top-K subsets'
-    out = [f"{'subset':<12}" + ''.join(f"{s:>26}" for s in splits), f"{'':<12}" + ''.join(f"{'here / paper (missing)':>26}" for _ in splits)]
+    out = [f"{'subset':<12}" + ''.join(f"{s:>26}" for s in splits),
+           f"{'':<12}" + ''.join(f"{'here / paper (missing)':>26}" for _ in splits)]
     for k in [k for k in next(iter(counts.values())) if k != 'all']:
         cells = []
         for s in splits:
@@ -117,7 +118,8 @@ def imagenet_paths(root, # ImageNet train folder: ROOT/<class>/<image>
                    relative_to=None, # folder the paths are relative to (default: root)
                   )->dict:
     "Write the sorted list of `root`'s images; returns counts of images, classes and skipped entries"
-    root = Path(root); base = Path(relative_to) if relative_to is not None else root
+    root = Path(root)
+    base = Path(relative_to) if relative_to is not None else root
     if not root.is_dir(): raise ListError(f"{root}: no such image folder")
     out = Path(out)
     if out.is_dir(): raise ListError(f"{out}: is a folder; give the list file to write, e.g. {out/'imagenet_train_list.txt'}")

@@ -29,16 +29,21 @@ class VideoRequestHandler(http.server.BaseHTTPRequestHandler):
         start,end = 0,len(data) - 1
         m = re.fullmatch(r'bytes=(\d+)-(\d*)', self.headers.get('Range', ''))
         if m:
-            start = int(m.group(1)); end = min(int(m.group(2) or end), end)
+            start = int(m.group(1))
+            end = min(int(m.group(2) or end), end)
             if start > end: return self.send_error(416)
-            self.send_response(206); self.send_header('Content-Range', f"bytes {start}-{end}/{len(data)}")
+            self.send_response(206)
+            self.send_header('Content-Range', f"bytes {start}-{end}/{len(data)}")
         else: self.send_response(200)
-        self.send_header('Content-Type', 'video/mp4'); self.send_header('Accept-Ranges', 'bytes')
-        self.send_header('Content-Length', str(end - start + 1)); self.end_headers()
+        self.send_header('Content-Type', 'video/mp4')
+        self.send_header('Accept-Ranges', 'bytes')
+        self.send_header('Content-Length', str(end - start + 1))
+        self.end_headers()
         if self.command == 'GET': self.wfile.write(data[start:end + 1])
 
     def do_GET(self):
-        vid = self.video_id(); self.server.requests.append(vid)
+        vid = self.video_id()
+        self.server.requests.append(vid)
         if not is_video_id(vid): return self.send_error(404)          # never a path outside the folder
         self.respond(vid)
     do_HEAD = do_GET
@@ -55,5 +60,6 @@ class VideoServer(http.server.ThreadingHTTPServer):
         "A client that hangs up early (yt-dlp does, after reading headers) is normal, not an error to print"
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)): super().handle_error(request, client_address)
     def __enter__(self):
-        threading.Thread(target=self.serve_forever, daemon=True).start(); return self
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
     def __exit__(self, *exc): self.shutdown(); self.server_close()

@@ -82,6 +82,8 @@ def mark_filter(box, # the signer box (ymin, xmin, ymax, xmax), normalized
     strip = (y1 - y0)//4
     bit = lambda k: f"mod(floor(n/{2**k}),2)"
     enables = [bit(MARK_BITS - 1 - i) for i in range(MARK_BITS)] + [f"mod({'+'.join(bit(k) for k in range(MARK_BITS))},2)"]
-    parts = [f"drawbox=x={x0}:y={y0}:w={x1-x0}:h={y1-y0}:color=0x00FF00:t=fill", f"drawbox=x={x0}:y={y0}:w={x1-x0}:h={strip}:color=black:t=fill"]
-    parts += [f"drawbox=x={c0}:y={y0}:w={c1 - c0}:h={strip}:color=white:t=fill:enable='{e}'" for (c0,c1),e in zip(_cells(x0, x1), enables)]
+    parts = [f"drawbox=x={x0}:y={y0}:w={x1-x0}:h={y1-y0}:color=0x00FF00:t=fill",
+             f"drawbox=x={x0}:y={y0}:w={x1-x0}:h={strip}:color=black:t=fill"]
+    parts += [f"drawbox=x={c0}:y={y0}:w={c1 - c0}:h={strip}:color=white:t=fill:enable='{e}'" for (c0,c1),
+              e in zip(_cells(x0, x1), enables)]
     return ','.join(parts)

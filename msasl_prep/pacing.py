@@ -31,7 +31,8 @@ class FakeClock(Clock):
     def time(self)->float: return self.now
     def wait(self, stop:threading.Event, seconds:float)->bool:
         if stop.is_set(): return True
-        self.now += max(0.0, seconds); return False
+        self.now += max(0.0, seconds)
+        return False
 
 class _Memory:
     "State shared by the threads of this process"
@@ -101,7 +102,8 @@ class _Stored:
 class Pause(_Stored):
     "A pause every worker respects: set when the server says to slow down"
     def __init__(self, state=None, clock:Clock|None=None): self.state,self.clock = state or _Memory(),clock or Clock()
-    seconds = property(lambda self: self._get('pause', 0.0), doc="the length of the last pause; doubles while 429s continue")
+    seconds = property(lambda self: self._get('pause', 0.0),
+                       doc="the length of the last pause; doubles while 429s continue")
     count = property(lambda self: self._get('pauses', 0), doc="pauses so far")
     def trigger(self, base:float, # seconds for a first 429; doubles while they continue
                 window:float|None=None, # at least this long (the rest of the session's hour window)
@@ -109,7 +111,8 @@ class Pause(_Stored):
         with self.state() as st:
             sec = min(max(base, st.get('pause', 0.0) * 2), 3600)
             if window: sec = max(sec, min(window, 3600))
-            st['pause'],st['until'],st['pauses'] = sec,max(st.get('until', 0.0), self.clock.time() + sec),st.get('pauses', 0) + 1
+            st['pause'],st['until'],st['pauses'] = sec,max(st.get('until', 0.0),
+                                                           self.clock.time() + sec),st.get('pauses', 0) + 1
     def clear(self):
         with self.state() as st: st['pause'] = 0.0
     def wait(self, stop:threading.Event):
@@ -179,7 +182,8 @@ def plausible(st, # what a budget file holds, as read
     "The parts of `st` that a budget can hold and the current run's options could have made; the rest is reset"
     st = st if isinstance(st, dict) else {}
     out = {}
-    starts = sorted(x for x in st.get('starts', []) if _number(x, now - 3600)) if isinstance(st.get('starts'), list) else []
+    starts = sorted(x for x in st.get('starts', []) if _number(x, now - 3600)) if isinstance(st.get('starts'),
+                                                                                             list) else []
     past = [x for x in starts if x <= now]
     future = [x for i,x in enumerate(x for x in starts if x > now) if x <= now + (i + 1) * step]   # one booked start after another
     if len(future) < len([x for x in starts if x > now]): future = []                                 # a gap no pace makes: all reset
@@ -205,7 +209,8 @@ class _File:
                                 "to a folder of yours") from None
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
-            os.close(fd); raise DownloadError(f"the budget file {self.path} is not a file of yours: remove it")
+            os.close(fd)
+            raise DownloadError(f"the budget file {self.path} is not a file of yours: remove it")
         return fd
     @contextmanager
     def __call__(self):
@@ -219,7 +224,8 @@ class _File:
                 st = self.check(st, self.clock.time()) if self.check else (st if isinstance(st, dict) else {})
                 yield st
                 data = json.dumps(st).encode()
-                os.ftruncate(fd, 0); os.pwrite(fd, data, 0)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, data, 0)
             finally: os.close(fd)
 
 @dataclass
@@ -245,4 +251,5 @@ def host_budget(key:str, # what the budget belongs to, e.g. 'host|address|site'
     path = Path(folder or state_folder())/f"budget-{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
     clock = clock or Clock()
     state = _File(path, lambda st, now: plausible(st, now, step, longest_pause), clock)
-    return Budget(key, Pacer(per_hour, sleep, state=state, clock=clock), Pause(state, clock), Breaker(breaker, state), path)
+    return Budget(key, Pacer(per_hour, sleep, state=state, clock=clock), Pause(state, clock), Breaker(breaker, state),
+                  path)

@@ -37,7 +37,8 @@ def _fetch(url:str, timeout:float=60, # seconds without a byte
         with urlopen(url, timeout=timeout) as r:
             read = getattr(r, 'read1', r.read)              # what has arrived, not a wait for a whole block
             while chunk := read(1 << 16):
-                chunks.append(chunk); size += len(chunk)
+                chunks.append(chunk)
+                size += len(chunk)
                 if size > limit: raise AnnotationError(url, f"more than {limit >> 20} MB: not the annotation release")
                 if time.monotonic() - t0 > deadline:
                     raise AnnotationError(url, f"still downloading after {deadline:.0f} s ({size:,} bytes so far): the server is too slow; "
@@ -89,7 +90,8 @@ def _write_plan(dest:Path, plan:dict)->list:
         old = dest/name
         try:
             if old.is_file() and old.read_bytes() != content:
-                old.rename(dest/f"{name}.before-{stamp}"); kept.append(f"{name}.before-{stamp}")
+                old.rename(dest/f"{name}.before-{stamp}")
+                kept.append(f"{name}.before-{stamp}")
             write_atomic(old, content)
         except OSError as e: raise AnnotationError(old, f"cannot write it ({e.strerror or e}); the files written before it are whole") from None
     return kept
@@ -101,7 +103,8 @@ def get_annotation(data_dir, # DATA_DIR: the files go to DATA_DIR/msasl_data/
                    max_member:int=MAX_MEMBER_BYTES, # the largest file to unpack
                   )->dict:
     "Fetch, verify and unpack the MS-ASL annotation release; returns what was done, the files, and the copies of edited files kept beside them"
-    dest = Path(data_dir)/'msasl_data'; stamp = dest/_STAMP
+    dest = Path(data_dir)/'msasl_data'
+    stamp = dest/_STAMP
     sha256 = sha256.lower()
     if not re.fullmatch(r'[0-9a-f]{64}', sha256): raise AnnotationError(url, f"sha256 must be 64 hex digits, got {sha256!r}")
     if Path(data_dir).exists() and not Path(data_dir).is_dir(): raise AnnotationError(data_dir, "is a file, not a folder")
@@ -116,5 +119,6 @@ def get_annotation(data_dir, # DATA_DIR: the files go to DATA_DIR/msasl_data/
     if got != sha256: raise AnnotationError(url, f"sha256 {got} does not match the expected {sha256}; nothing was written")
     plan = _unpack_plan(data, url, max_member)
     kept = _write_plan(dest, plan)
-    write_atomic(stamp, json.dumps(dict(url=url, sha256=sha256, files={n: _sha256(c) for n,c in plan.items()}), indent=1))
+    write_atomic(stamp, json.dumps(dict(url=url, sha256=sha256, files={n: _sha256(c) for n,c in plan.items()}),
+                                   indent=1))
     return dict(status='written', folder=str(dest), files=sorted(plan), sha256=sha256, kept=kept)

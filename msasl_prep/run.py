@@ -102,7 +102,8 @@ def notebook_parameters(nb:Path|None=None, # a notebook with a `parameters` cell
                        )->dict:
     "The notebook's parameters and their defaults, as papermill reads its `parameters` cell"
     import papermill as pm
-    return {name: ast.literal_eval(p['default']) for name,p in pm.inspect_notebook(str(nb or pipeline_notebook())).items()}
+    return {name: ast.literal_eval(p['default']) for name,
+            p in pm.inspect_notebook(str(nb or pipeline_notebook())).items()}
 
 def run_pipeline(data_dir, # DATA_DIR
                  parameters:dict|None=None, # notebook parameters (names of its `parameters` cell)
@@ -123,7 +124,8 @@ def run_pipeline(data_dir, # DATA_DIR
     out = data/'reports'/f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
     try:
         with this_python_kernel() as kernel:
-            pm.execute_notebook(str(nb), str(out), parameters=params, progress_bar=progress, cwd=str(data), kernel_name=kernel)
+            pm.execute_notebook(str(nb), str(out), parameters=params, progress_bar=progress, cwd=str(data),
+                                kernel_name=kernel)
     except pm.PapermillExecutionError as e:
         if verdict := _verdicts().get(e.ename):        # the pipeline's own verdict: the site kept refusing, or the data is not right
             raise verdict(f"{e.evalue} (see {out})") from None
@@ -160,7 +162,10 @@ def describe_data_dir(data_dir, # DATA_DIR
                       annotation_dir=None, # where the annotation was read from (default: DATA_DIR/msasl_data)
                      )->str:
     "The DATA_DIR layout with counts, each expected path marked present (+) or missing (-)"
-    data = Path(data_dir); m = data/'msasl'; crops = m/'global_crops'; src = data/'msasl_data'
+    data = Path(data_dir)
+    m = data/'msasl'
+    crops = m/'global_crops'
+    src = data/'msasl_data'
     ann = Path(annotation_dir) if annotation_dir is not None else src
     vids = [p for p in crops.iterdir() if p.is_dir()] if crops.is_dir() else []
     mp4s = sum(1 for _ in (src/'videos').glob('*.mp4')) if (src/'videos').is_dir() else 0
@@ -199,13 +204,17 @@ def demo(folder='msasl-demo', # where the sample and DATA_DIR go
     from msasl_prep.sample import make_sample
     from msasl_prep.loopback import VideoServer
     from msasl_prep.files import write_atomic
-    folder = Path(folder).resolve(); data = folder/'data'
+    folder = Path(folder).resolve()
+    data = folder/'data'
     make_sample(folder/'sample', n_videos=n_videos, seed=0, progress=progress)
     (data/'msasl_data').mkdir(parents=True, exist_ok=True)
     for f in (folder/'sample').glob('MSASL_*.json'): write_atomic(data/'msasl_data'/f.name, f.read_bytes())
     _tiny_imagenet(data/'imagenet'/'train')
     with VideoServer(folder/'sample'/'videos') as srv:
-        nb = run_pipeline(data, dict(url_template=srv.url_template, imagenet_root=str(data/'imagenet'/'train'), n_checks=6), progress=progress)
+        nb = run_pipeline(data, dict(url_template=srv.url_template, imagenet_root=str(data/'imagenet'/'train'),
+                                     n_checks=6), progress=progress)
     m = data/'msasl'
-    counts = {s: {k: sum(1 for _ in open(m/f"{s}{k}.txt")) for k in ('', 100, 200, 500, 1000)} for s in ('train', 'val', 'test')}
-    return dict(notebook=str(nb), data_dir=str(data), counts=counts, pngs=sorted(str(p) for p in (m/'checks').glob('*.png')))
+    counts = {s: {k: sum(1 for _ in open(m/f"{s}{k}.txt")) for k in ('', 100, 200, 500,
+                                                                     1000)} for s in ('train', 'val', 'test')}
+    return dict(notebook=str(nb), data_dir=str(data), counts=counts,
+                pngs=sorted(str(p) for p in (m/'checks').glob('*.png')))

@@ -63,14 +63,17 @@ def _box(rng, border:bool=False)->tuple:
 _LAYOUT_SPLITS = ['train', 'val', 'test'] + ['train']*5 + ['val', 'test']
 
 def _videos(n_videos:int, rng, layout:str='mixed')->list:
-    ids = ['-' + ''.join(rng.choices(_ID_CHARS, k=10))] + [''.join(rng.choices(_ID_CHARS, k=11)) for _ in range(n_videos - 1)]
+    ids = ['-' + ''.join(rng.choices(_ID_CHARS, k=10))] + [''.join(rng.choices(_ID_CHARS,
+                                                                               k=11)) for _ in range(n_videos - 1)]
     if layout == 'sparse':
-        return [SampleVideo(ids[i], 'sparse', *((1280, 720) if i % 2 else (640, 360)), '30000/1001', 29.97, 3000, 120, _box(rng),
+        return [SampleVideo(ids[i], 'sparse', *((1280, 720) if i % 2 else (640, 360)), '30000/1001', 29.97, 3000, 120,
+                            _box(rng),
                             _LAYOUT_SPLITS[i % 10], f"ASL vocabulary lesson {i}") for i in range(n_videos)]
     if layout == 'dense':
         return [SampleVideo(ids[i], 'short', *_SHORT_FORMATS[i % len(_SHORT_FORMATS)], rng.randrange(45, 90), 30,
                             _box(rng, border=i == 1), _LAYOUT_SPLITS[i % 10], f"ASL sign {i}") for i in range(n_videos)]
-    vids = [SampleVideo(ids[0], 'long', 640, 360, '30000/1001', 29.97, 900, 120, _box(rng), 'train', 'ASL vocabulary lesson 1'),
+    vids = [SampleVideo(ids[0], 'long', 640, 360, '30000/1001', 29.97, 900, 120, _box(rng), 'train',
+                        'ASL vocabulary lesson 1'),
             SampleVideo(ids[1], 'bframes', 640, 360, '25', 25.0, 240, 48, _box(rng), 'val', 'ASL vocabulary lesson 2'),
             SampleVideo(ids[2], 'vfr', 640, 360, '24', 24.0, 180, 60, _box(rng), 'test', 'ASL signs at home')]
     for i in range(3, n_videos):
@@ -96,7 +99,8 @@ def _spans(v:SampleVideo, rng)->list:
         pos += step
     if v.kind == 'long':  # make neighbours overlap, as 71 pairs do in the real val+test files
         for i in (2, 7, 11):
-            s,e = spans[i]; ns,ne = spans[i + 1]
+            s,e = spans[i]
+            ns,ne = spans[i + 1]
             spans[i] = (s, max(e, ns + 6))
     return spans
 
@@ -154,7 +158,8 @@ def render_video(v:SampleVideo, # the video to make
                  captions:dict|None=None, # its burned-in captions (see `plan_captions`)
                 )->Path:
     "Encode `v` to `path` with the bundled ffmpeg (H.264, no audio)"
-    path = Path(path); tmp = path.with_name(f".{path.stem}.tmp.mp4")
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.mp4")
     enc = (['-preset', preset] if preset else ['-preset', 'veryfast', '-bf', '3'] if v.kind == 'bframes'
            else ['-preset', 'ultrafast'])
     timing = ['-fps_mode', 'passthrough', '-enc_time_base', '1/60'] if v.kind == 'vfr' else []
@@ -192,11 +197,14 @@ _FONTS = ('DejaVuSans-Bold', 'DejaVuSerif', 'pillow')
 def _caption_image(word:str, size:int, font:str, style:str):
     "The RGBA picture of one caption, cut to its text (and bar)"
     from PIL import Image, ImageDraw
-    f = _font(font, size); stroke = max(2, size // 10) if style == 'outline' else 0
+    f = _font(font, size)
+    stroke = max(2, size // 10) if style == 'outline' else 0
     x0,y0,x1,y1 = f.getbbox(word, stroke_width=stroke)
     pad = size // 4 if style in ('dark_on_light', 'light_on_dark') else 1
-    im = Image.new('RGBA', (x1 - x0 + 2 * pad, y1 - y0 + 2 * pad), (0, 0, 0, 0)); d = ImageDraw.Draw(im)
-    bar,fill = {'dark_on_light': ((235, 235, 225, 255), (20, 20, 20)), 'light_on_dark': ((25, 25, 40, 255), (240, 240, 240)),
+    im = Image.new('RGBA', (x1 - x0 + 2 * pad, y1 - y0 + 2 * pad), (0, 0, 0, 0))
+    d = ImageDraw.Draw(im)
+    bar,fill = {'dark_on_light': ((235, 235, 225, 255), (20, 20, 20)), 'light_on_dark': ((25, 25, 40, 255),
+                                                                                         (240, 240, 240)),
                 'yellow': (None, (250, 220, 30)), 'outline': (None, (255, 255, 255))}[style]
     if bar: d.rectangle((0, 0, im.width, im.height), fill=bar)
     d.text((pad - x0, pad - y0), word, font=f, fill=fill, stroke_width=stroke, stroke_fill=(0, 0, 0))
@@ -204,8 +212,11 @@ def _caption_image(word:str, size:int, font:str, style:str):
 
 def _place(place:str, size:tuple, rect:tuple, width:int, height:int)->tuple|None:
     "Top-left corner for a caption of `size` at `place` around the signer rectangle, or None if it does not fit"
-    w,h = size; x0,y0,x1,y1 = rect; cx = (x0 + x1) // 2
-    at = {'below': (cx - w // 2, y1 + 16), 'above': (cx - w // 2, y0 - 16 - h), 'beside': (x0 - 16 - w, (y0 + y1) // 2 - h // 2),
+    w,h = size
+    x0,y0,x1,y1 = rect
+    cx = (x0 + x1) // 2
+    at = {'below': (cx - w // 2, y1 + 16), 'above': (cx - w // 2, y0 - 16 - h), 'beside': (x0 - 16 - w,
+                                                                                           (y0 + y1) // 2 - h // 2),
           'lower_third': ((width - w) // 2, height - h - max(4, height // 30))}[place]
     x,y = max(0, min(width - w, at[0])),max(0, min(height - h, at[1]))
     if x + w > x0 - 14 and x < x1 + 14 and y + h > y0 - 14 and y < y1 + 14: return None    # never on the signer or its mark
@@ -237,12 +248,14 @@ def plan_captions(videos:list, # `SampleVideo`s
             if xy is None: continue
             whole = v.kind == 'short' and k % 2 == 0
             frames = [0, v.n_frames - 1] if whole else [max(0, r['start']), min(v.n_frames - 1, r['end'])]
-            caps.append(dict(word=word, gloss=r['clean_text'], style=style, font=font, size=size, place=next(p for p in places if _place(p, im.size, rect, v.width, v.height) == xy),
+            caps.append(dict(word=word, gloss=r['clean_text'], style=style, font=font, size=size,
+                             place=next(p for p in places if _place(p, im.size, rect, v.width, v.height) == xy),
                              box=[xy[0], xy[1], xy[0] + im.width, xy[1] + im.height], frames=frames))
             k += 1
         wm = _caption_image(WATERMARK, 14 * (2 if v.width >= 1280 else 1), 'DejaVuSans-Bold', 'yellow')
         wx,wy = v.width - wm.width - 8, 6
-        out[v.video_id] = dict(captions=caps, watermark=dict(text=WATERMARK, box=[wx, wy, wx + wm.width, wy + wm.height],
+        out[v.video_id] = dict(captions=caps, watermark=dict(text=WATERMARK, box=[wx, wy, wx + wm.width,
+                                                                                  wy + wm.height],
                                                             frames=[0, v.n_frames - 1]))
     return out
 
@@ -250,7 +263,8 @@ def _caption_inputs(v:SampleVideo, caps:dict, folder:Path)->tuple:
     "`(input args, filter graph)` that burn `caps` into `v` after its signer rectangle is drawn"
     inputs,graph,last = [],[f"[0:v]{_draw_filter(v)}[c0]"],'c0'
     items = [(c['word'], c['size'], c['font'], c['style'], c['box'], c['frames']) for c in caps['captions']]
-    w = caps['watermark']; items.append((w['text'], 14 * (2 if v.width >= 1280 else 1), 'DejaVuSans-Bold', 'yellow', w['box'], w['frames']))
+    w = caps['watermark']
+    items.append((w['text'], 14 * (2 if v.width >= 1280 else 1), 'DejaVuSans-Bold', 'yellow', w['box'], w['frames']))
     for i,(word,size,font,style,box,frames) in enumerate(items, 1):
         png = folder/f"caption_{i:02d}.png"; _caption_image(word, size, font, style).save(png)
         inputs += ['-i', str(png)]
@@ -273,7 +287,9 @@ def make_sample(out, # folder to write into (created if needed)
                )->dict:
     "Write a synthetic MS-ASL dataset to `out`; return the sample's description (also in `out/sample.json`)"
     from tqdm import tqdm
-    out = Path(out); vdir = out/'videos'; vdir.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    vdir = out/'videos'
+    vdir.mkdir(parents=True, exist_ok=True)
     videos,splits,classes,synonyms = plan_sample(n_videos, seed, layout)
     for s,recs in splits.items(): _write_json(out/f'MSASL_{s}.json', recs)
     _write_json(out/'MSASL_classes.json', classes)

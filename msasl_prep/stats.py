@@ -75,7 +75,8 @@ def format_stats(st:dict, # from `annotation_stats`
             'fps: ' + ', '.join(f"{k} ({v})" for k,v in list(st['fps'].items())[:8]),
             'sizes: ' + ', '.join(f"{k} ({v})" for k,v in list(st['sizes'].items())[:8]), '']
     inv = st['invalid']
-    out.append(f"invalid records: {inv['total']}" + (' (' + ', '.join(f"{k} {v}" for k,v in inv['by_reason'].items()) + ')' if inv['total'] else ''))
+    out.append(f"invalid records: {inv['total']}" + (' (' + ', '.join(f"{k} {v}" for k,
+                                                                      v in inv['by_reason'].items()) + ')' if inv['total'] else ''))
     out += [f"  {p['file']}[{p['index']}]: {p['reason']}: {p['detail']}" for p in inv['records'][:max_invalid]]
     if inv['total'] > max_invalid: out.append(f"  ... and {inv['total'] - max_invalid} more")
     return '\n'.join(out)

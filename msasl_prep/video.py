@@ -98,7 +98,8 @@ def index_video(path, # a video file
     path = Path(path)
     if not path.is_file(): raise VideoError(f"{path.name}: " + ('is a directory, not a video file' if path.is_dir() else 'no such video file'))
     def run(*how):
-        res = run_ffmpeg(['-nostdin', '-hide_banner', '-v', 'error', '-i', path, '-map', '0:v:0', *how, '-f', 'framecrc', '-'],
+        res = run_ffmpeg(['-nostdin', '-hide_banner', '-v', 'error', '-i', path, '-map', '0:v:0', *how, '-f',
+                          'framecrc', '-'],
                          capture_output=True, text=True)
         tb,size,frames = _parse_framecrc(res.stdout)
         if tb is None or size is None or not frames:
@@ -111,7 +112,8 @@ def index_video(path, # a video file
         pts = [p for p,_ in kept]
         decode = 'NOPTS' in pts or len(set(pts)) != len(pts)           # no usable timestamps: count decoded frames
     if decode:
-        tb,size,kept = run('-threads', '1', '-fps_mode', 'passthrough', '-enc_time_base', 'demux', '-c:v', 'wrapped_avframe')
+        tb,size,kept = run('-threads', '1', '-fps_mode', 'passthrough', '-enc_time_base', 'demux', '-c:v',
+                           'wrapped_avframe')
         pts = [p for p,_ in kept]
         if 'NOPTS' in pts or len(set(pts)) != len(pts): raise VideoError(f"{path.name}: frames have no usable timestamps")
     keys = sorted(int(p) for p,fl in kept if fl & 1)
@@ -130,7 +132,9 @@ def read_frames(path, # a video file
         try:
             while len(buf := p.stdout.read(size)) == size: yield np.frombuffer(buf, np.uint8).reshape(height, width, 3)
         finally:
-            p.stdout.close(); p.kill()
+            p.stdout.close()
+            p.kill()
+
 
 # %% ../nbs/02_video.ipynb #acebb81a
 def keyframe_before(index:VideoIndex, frame:int)->int:
@@ -157,4 +161,5 @@ def frames_at(index:VideoIndex, # from `index_video`
     size = index.width * index.height * 3
     if res.returncode or len(res.stdout) != size * len(want):
         raise VideoError(f"{Path(index.path).name}: decoded {len(res.stdout) // size} of {len(want)} frames {res.stderr.decode()[-200:]}")
-    return {n: np.frombuffer(res.stdout, np.uint8, size, k * size).reshape(index.height, index.width, 3) for k,n in enumerate(want)}
+    return {n: np.frombuffer(res.stdout, np.uint8, size, k * size).reshape(index.height, index.width, 3) for k,
+            n in enumerate(want)}
