@@ -5,15 +5,17 @@
 # %% ../nbs/07_captions.ipynb #e6ed95c3
 from __future__ import annotations
 import re, threading, unicodedata
+import os
 from dataclasses import dataclass, field
 from .annotations import Record
 from .clips import ClipPlan
-from .video import VideoIndex, frames_at
+from .video import VideoIndex, VideoError, frames_at
 from .options import OptionError, check_number
 
 # %% auto #0
-__all__ = ['MODES', 'FILLS', 'CaptionError', 'CaptionOptions', 'normalize', 'gloss_words', 'is_gloss', 'ocr_engine', 'read_text',
-           'TextRegion', 'track_regions', 'plan_hiding', 'hide_filter', 'sample_frames', 'Captioner']
+__all__ = ['MODES', 'FILLS', 'FIND', 'TALL', 'NARROW', 'JOIN', 'PASS', 'CaptionError', 'CaptionOptions', 'normalize',
+           'gloss_words', 'is_gloss', 'ocr_engine', 'read_text', 'find_text', 'ink_rows', 'text_lines', 'read_boxes',
+           'TextRegion', 'track_regions', 'plan_hiding', 'hide_filter', 'sign_frames', 'decode_passes', 'Captioner']
 
 # %% ../nbs/07_captions.ipynb #e3724f82
 MODES,FILLS = ('gloss', 'all'),('blur', 'delogo', 'black')
@@ -26,16 +28,18 @@ class CaptionOptions:
     "How to find and hide captions"
     mode:str='gloss'     # 'gloss': hide text that reads as the record's gloss; 'all': hide all text that overlaps the crop
     fill:str='blur'      # 'blur', 'delogo' or 'black'
-    samples:int=4        # frames read across each clip window (its first and last among them)
-    scales:tuple=(1.0, 1.5) # each frame is read at these scales of the clip's output size (more finds more, and costs more)
+    samples:int=3        # frames of the sign read: its middle (where no text is there, the only one), then its first and last
+    scale:float=0.85     # the detector sees the crop at this share of the clip's output size
+    reach:float=0.1      # and looks this far beyond the crop, as a share of its size on each side
     margin:float=0.1     # added on every side of a text box (plus a pixel), as a share of its height
     def __post_init__(self):
         if self.mode not in MODES: raise OptionError(f"caption mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.fill not in FILLS: raise OptionError(f"caption fill must be one of {', '.join(FILLS)}, not {self.fill!r}")
-        check_number('samples', self.samples, 2, 64, integer=True)
+        check_number('samples', self.samples, 1, 64, integer=True)
+        check_number('scale', self.scale, 0.25, 4)
+        check_number('reach', self.reach, 0, 1)
         check_number('margin', self.margin, 0, 2)
-        if not isinstance(self.scales, (tuple, list)) or not self.scales: raise OptionError(f"scales must be a list of numbers, got {self.scales!r}")
-        for x in self.scales: check_number('scales', x, 0.5, 4)
+
 
 # %% ../nbs/07_captions.ipynb #72d859ec
 def normalize(text:str)->str:
@@ -85,17 +89,23 @@ def is_gloss(reading:str, # what the OCR read
 # %% ../nbs/07_captions.ipynb #7059b418
 _LOCAL = threading.local()
 
-def ocr_engine():
-    "This thread's PP-OCR engine (rapidocr with ONNX Runtime); `CaptionError` if the `captions` extra is missing"
-    eng = getattr(_LOCAL, 'engine', None)
+def _engine(kind:str, params:dict, threads:int=1):
+    "This thread's rapidocr engine of one `kind`; `CaptionError` if the `captions` extra is missing"
+    eng = getattr(_LOCAL, kind, None)
     if eng is None:
         try: from rapidocr import RapidOCR
         except ImportError as e:
             raise CaptionError(f"--hide-captions needs the OCR extra: pip install 'msasl-prep[captions]' ({e.name or e} is missing)") from None
-        eng = _LOCAL.engine = RapidOCR(params={'Global.log_level': 'error', 'Global.use_cls': False,
-                                               'Det.limit_side_len': 640, 'Det.unclip_ratio': 1.0,
-            'Det.limit_type': 'max', 'EngineConfig.onnxruntime.intra_op_num_threads': 1, 'EngineConfig.onnxruntime.inter_op_num_threads': 1})
+        eng = RapidOCR(params={'Global.log_level': 'error', 'Global.use_cls': False, 'Det.limit_type': 'max',
+                               'Det.unclip_ratio': 1.0,
+                               'EngineConfig.onnxruntime.intra_op_num_threads': threads,
+                               'EngineConfig.onnxruntime.inter_op_num_threads': 1, **params})
+        setattr(_LOCAL, kind, eng)
     return eng
+
+def ocr_engine():
+    "This thread's plain PP-OCR engine (rapidocr with ONNX Runtime); `CaptionError` if the `captions` extra is missing"
+    return _engine('engine', {'Det.limit_side_len': 640})
 
 def read_text(frame, # HxWx3 RGB array
               min_score:float=0.5, # recognitions below this confidence are dropped
@@ -113,6 +123,85 @@ def read_text(frame, # HxWx3 RGB array
                      min(h, int(round(max(ys))))),
                     str(text), round(float(score), 4)))
     return out
+
+
+# %% ../nbs/07_captions.ipynb #cf5db775
+FIND = {'Det.thresh': 0.15, 'Det.box_thresh': 0.2, 'Det.limit_side_len': 1280}   # the detector's settings for finding text
+
+def find_text(frame, # HxWx3 RGB array
+              region:tuple, # (x0, y0, x1, y1): where to look, frame pixels
+              scale:float=1.0, # the region is looked at this much larger (or smaller)
+              threads:int=1, # ONNX Runtime's intra-op threads
+             )->list:
+    "`[(x0, y0, x1, y1)]` in frame pixels: the text PP-OCR's detector finds in `region`, sharpened, at low thresholds"
+    import numpy as np
+    from PIL import Image, ImageFilter
+    x0,y0,x1,y1 = region
+    size = tuple(max(32, int(side * scale) // 32 * 32) for side in (x1 - x0, y1 - y0))   # the detector's sizes: multiples of 32
+    view = Image.fromarray(np.ascontiguousarray(frame[y0:y1, x0:x1])).resize(size, Image.BILINEAR)
+    view = view.filter(ImageFilter.UnsharpMask(2, 120, 2))
+    det = _engine('finder', FIND, threads)(np.ascontiguousarray(np.asarray(view)[..., ::-1]), use_det=True,
+                                           use_cls=False, use_rec=False)
+    if det.boxes is None: return []
+    sx,sy = size[0] / (x1 - x0),size[1] / (y1 - y0)
+    return [(max(x0, int(x0 + q[:, 0].min() / sx)), max(y0, int(y0 + q[:, 1].min() / sy)),
+             min(x1, int(np.ceil(x0 + q[:, 0].max() / sx))), min(y1, int(np.ceil(y0 + q[:, 1].max() / sy)))) for q in np.asarray(det.boxes)]
+
+def _edges(img, box, step:int=30):
+    "Where the brightness steps by more than `step` along the rows of `box`"
+    import numpy as np
+    x0,y0,x1,y1 = box
+    g = img[y0:y1, x0:x1].astype(np.int16).sum(axis=2) // 3
+    return np.abs(np.diff(g, axis=1)) > step
+
+def ink_rows(frame, box:tuple,
+             step:int=30, # a brightness step this large (0-255) is a stroke's edge
+             share:float=0.05, # a row with fewer edges than this share of the busiest rows' is empty
+             most:float=0.35, # never cut more than this share of the box from either side
+            )->tuple:
+    "`box` without the empty rows above and below its text"
+    import numpy as np
+    x0,y0,x1,y1 = box
+    if y1 - y0 < 4 or x1 - x0 < 4: return tuple(box)
+    edges = _edges(frame, box, step).sum(axis=1)
+    if not edges.any(): return tuple(box)
+    enough,lim = max(1.0, share * np.percentile(edges, 90)),int(most * len(edges))
+    top = next((i for i in range(lim) if edges[i] >= enough), lim)
+    bottom = next((i for i in range(lim) if edges[-1 - i] >= enough), lim)
+    return (x0, y0 + top, x1, y1 - bottom)
+
+def text_lines(boxes:list)->list:
+    "`boxes` with the pieces of one line joined: boxes that share most of their height and lie less than a height apart"
+    out = []
+    for b in sorted(boxes):
+        for i,a in enumerate(out):
+            h = max(a[3] - a[1], b[3] - b[1])
+            shared = min(a[3], b[3]) - max(a[1], b[1])
+            if shared >= 0.6 * min(a[3] - a[1], b[3] - b[1]) and max(a[0], b[0]) - min(a[2], b[2]) <= 0.8 * h:
+                out[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                break
+        else: out.append(tuple(b))
+    return out
+
+def read_boxes(frame, boxes:list,
+               threads:int=1, # ONNX Runtime's intra-op threads
+               min_score:float=0.5, # recognitions below this confidence are dropped
+               room:float=0.15, # read with this share of the box's height around it
+              )->list:
+    "`[(box, text, score)]`: what PP-OCR's recognizer reads in each of `boxes` of `frame`"
+    import numpy as np
+    H,W = frame.shape[:2]
+    out = []
+    for b in boxes:
+        p = room * (b[3] - b[1])
+        x0,y0,x1,y1 = max(0, int(b[0] - p)),max(0, int(b[1] - p)),min(W, int(b[2] + p)),min(H, int(b[3] + p))
+        if x1 - x0 < 2 or y1 - y0 < 2: continue
+        res = _engine('finder', FIND, threads)(np.ascontiguousarray(frame[y0:y1, x0:x1, ::-1]), use_det=False,
+                                               use_cls=False, use_rec=True)
+        text,score = (res.txts[0],float(res.scores[0])) if res.txts else ('', 0.0)
+        if score >= min_score and str(text).strip(): out.append((tuple(b), str(text), round(score, 4)))
+    return out
+
 
 # %% ../nbs/07_captions.ipynb #1322f92b
 @dataclass
@@ -162,6 +251,17 @@ def _grow(box, margin:float, width:int, height:int)->tuple:
     x1,y1 = min(width - width % 2, x1 + x1 % 2),min(height - height % 2, y1 + y1 % 2)
     return x0,y0,x1,y1
 
+def _off_signer(box, text, signer)->tuple:
+    "`box` (`text` grown by its margin) cut back to the signer box's edge where only the margin reaches into it"
+    if _iou(text, signer) > 0: return tuple(box)
+    x0,y0,x1,y1 = box
+    even_up,even_down = lambda v: v + v % 2,lambda v: v - v % 2
+    if text[3] <= signer[1]: y1 = max(even_up(text[3]), min(y1, even_down(signer[1])))
+    if text[1] >= signer[3]: y0 = min(even_down(text[1]), max(y0, even_up(signer[3])))
+    if text[2] <= signer[0]: x1 = max(even_up(text[2]), min(x1, even_down(signer[0])))
+    if text[0] >= signer[2]: x0 = min(even_down(text[0]), max(x0, even_up(signer[2])))
+    return x0,y0,x1,y1
+
 def plan_hiding(regions:list, # `TextRegion`s seen in the clip's window
                 words:set, # from `gloss_words`
                 crop:tuple, # the clip's crop rectangle (x0, y0, x1, y1)
@@ -178,12 +278,13 @@ def plan_hiding(regions:list, # `TextRegion`s seen in the clip's window
         if opts.mode == 'all' and _iou(r.box, crop) == 0 and not _inside(r.box, crop): continue
         if opts.mode == 'all' or not which: which = r.boxes
         union = (min(b[0] for b in which), min(b[1] for b in which), max(b[2] for b in which), max(b[3] for b in which))
-        box = _grow(union, opts.margin, width, height)
+        box = _off_signer(_grow(union, opts.margin, width, height), union, signer)
         if box[2] - box[0] < 4 or box[3] - box[1] < 4: continue
         hide.append(dict(box=list(box), text=gloss or r.texts[0],
                          why='reads as the gloss' if gloss else 'text over the crop',
                          overlaps_signer=_iou(box, signer) > 0))
     return hide
+
 
 # %% ../nbs/07_captions.ipynb #48469fca
 def hide_filter(boxes:list, # [(x0, y0, x1, y1)] to hide, even-aligned
@@ -211,61 +312,115 @@ def hide_filter(boxes:list, # [(x0, y0, x1, y1)] to hide, even-aligned
     return ';'.join(parts)
 
 # %% ../nbs/07_captions.ipynb #31347741
-def sample_frames(window:tuple, # [first, stop) frames of a clip
-                  n:int=4, # how many
+TALL = 0.3     # a box taller than this share of the crop is the detector taking a body for text, not a caption
+NARROW = 0.3   # in gloss mode, a line narrower than this many heights a letter of the gloss's shortest word cannot hold it
+
+def sign_frames(plan:ClipPlan,
+                n:int=3, # how many (1: the middle only)
+               )->list:
+    "Up to `n` frames of the clip's sign in the order they are read: its middle, then from its first to its last"
+    first = plan.window[0] + plan.sign[0]
+    last = max(first, min(plan.window[0] + plan.sign[1], plan.window[1]) - 1)
+    spread = [first] if n < 3 else sorted({first + round(i * (last - first) / (n - 2)) for i in range(n - 1)})
+    return list(dict.fromkeys([(first + last) // 2, *spread]))[:n]
+
+def _changed(a, b, box, keep:float=0.7)->bool:
+    "Whether the text in `box` changed from frame `b` to `a`: under `keep` of its stroke edges in `b` still there (a pixel either side)"
+    import numpy as np
+    was,now = _edges(b, box),_edges(a, box)
+    if was.sum() < 8: return bool(now.sum() >= 8)
+    near = now.copy()
+    near[:, 1:] |= now[:, :-1]
+    near[:, :-1] |= now[:, 1:]
+    return float((was & near).sum() / was.sum()) < keep
+
+JOIN,PASS = 90,24   # clips whose sign frames lie this close to the last ones are decoded in the same pass, up to this many frames
+
+def decode_passes(plans:list, # clips of one video
+                  n:int=3, # sign frames read a clip (`sign_frames`)
                  )->list:
-    "`n` frames spread evenly over `window`, its first and last among them"
-    first,stop = window
-    if stop - first <= n: return list(range(first, stop))
-    return sorted({first + round(i * (stop - 1 - first) / (n - 1)) for i in range(n)})
+    "Lists of clips whose sign frames one decoder pass reads, in the video's order"
+    out = []
+    for p in sorted(plans, key=lambda p: p.window):
+        frames = sign_frames(p, n)
+        last = max((f for q in out[-1] for f in sign_frames(q, n)), default=0) if out else 0
+        if out and min(frames) - last <= JOIN and (len(out[-1]) + 1) * n <= PASS:
+            out[-1].append(p)
+        else: out.append([p])
+    return out
 
 class Captioner:
-    "The caption stage of one extraction run: options, vocabulary, and the readings of every frame sampled so far"
+    "The caption stage of one extraction run: options and vocabulary"
     def __init__(self, opts:CaptionOptions=CaptionOptions(),
                  classes:list=(), # MSASL_classes.json
                  synonyms:list=(), # MSASL_synonym.json
+                 threads:int=1, # ONNX Runtime's intra-op threads for each reading (cores over the clips read at once)
                 ):
-        self.opts,self.classes,self.synonyms = opts,list(classes),list(synonyms)
-        self.readings,self.lock = {},threading.Lock()     # (video path, frame) -> [(box, text, score)]
-    def __getstate__(self): return dict(opts=self.opts, classes=self.classes, synonyms=self.synonyms)   # sent to a cluster worker
-    def __setstate__(self, st): self.__init__(st['opts'], st['classes'], st['synonyms'])
+        self.opts,self.classes,self.synonyms,self.threads = opts,list(classes),list(synonyms),threads
     @property
     def key(self)->dict:
         "What a clip's caption plan depends on besides the video"
-        return dict(mode=self.opts.mode, fill=self.opts.fill, samples=self.opts.samples, margin=self.opts.margin,
-                    scales=list(self.opts.scales))
+        o = self.opts
+        return dict(mode=o.mode, fill=o.fill, samples=o.samples, scale=o.scale, reach=o.reach, margin=o.margin)
 
-    def read(self, index:VideoIndex, frames:list, crop:tuple, size:tuple)->dict:
-        "frame -> readings of what a clip with `crop` at output `size` shows of `frames`, boxes in frame pixels (each read once per run)"
-        from PIL import Image
-        import numpy as np
-        key = lambda f: (index.path, f, tuple(crop), tuple(size))
-        with self.lock: todo = [f for f in frames if key(f) not in self.readings]
-        if todo:
-            images = frames_at(index, todo)
-            x0,y0,x1,y1 = max(0, crop[0]),max(0, crop[1]),min(index.width, crop[2]),min(index.height, crop[3])
-            got = {}
-            for f in todo:
-                got[f] = []
-                for k in self.opts.scales:
-                    sx,sy = k * size[0] / (crop[2] - crop[0]),k * size[1] / (crop[3] - crop[1])
-                    view = (max(1, round((x1 - x0) * sx)), max(1, round((y1 - y0) * sy)))
-                    back = lambda b: (int(x0 + b[0] / sx), int(y0 + b[1] / sy), min(x1, int(np.ceil(x0 + b[2] / sx))),
-                                      min(y1, int(np.ceil(y0 + b[3] / sy))))
-                    got[f] += [(back(b), t, sc) for b,t,
-                               sc in read_text(np.asarray(Image.fromarray(images[f][y0:y1, x0:x1]).resize(view, Image.BILINEAR)))]
-            with self.lock: self.readings.update({key(f): r for f,r in got.items()})
-        with self.lock: return {f: self.readings[key(f)] for f in frames}
+    def look(self, index:VideoIndex, plan:ClipPlan, size:tuple=(256, 300),
+             images:dict|None=None, # frame -> RGB array, decoded already (default: decoded now)
+            )->tuple:
+        "`(frames read, {frame: readings}, lines read)` of a clip, read in the order above"
+        o,W,H = self.opts,index.width,index.height
+        frames = sign_frames(plan, o.samples)
+        if images is None or any(f not in images for f in frames): images = frames_at(index, frames)
+        c = (max(0, plan.crop[0]), max(0, plan.crop[1]), min(W, plan.crop[2]), min(H, plan.crop[3]))
+        mx,my = int(o.reach * (c[2] - c[0])),int(o.reach * (c[3] - c[1]))
+        region = (max(0, c[0] - mx), max(0, c[1] - my), min(W, c[2] + mx), min(H, c[3] + my))
+        mid = images[frames[0]]
+        found = [b for b in find_text(mid, region, o.scale * size[0] / (plan.crop[2] - plan.crop[0]), self.threads)
+                 if _iou(b, c) > 0 and b[3] - b[1] <= TALL * (c[3] - c[1])]
+        words = gloss_words(plan.record, self.classes, self.synonyms)
+        shortest = 0 if o.mode == 'all' else min((len(w.replace(' ', '')) for w in words), default=0)
+        lines = text_lines([ink_rows(mid, b) for b in found])
+        lines = [b for b in lines if b[2] - b[0] >= NARROW * shortest * (b[3] - b[1])]
+        readings,n = {frames[0]: read_boxes(mid, lines, self.threads)},len(lines)
+        settles = (lambda t: True) if o.mode == 'all' else (lambda t: is_gloss(t, words))
+        settled = {b for b,t,_ in readings[frames[0]] if settles(t)}
+        for f in frames[1:]:
+            again = [b for b in lines if b not in settled and _changed(images[f], mid, b)]
+            if not again: continue
+            readings[f],n = read_boxes(images[f], again, self.threads),n + len(again)
+            settled |= {b for b,t,_ in readings[f] if settles(t)}
+        return list(readings),readings,n
 
     def plan(self, index:VideoIndex, plan:ClipPlan,
-             size:tuple=(256, 300), # the clips' output size: text is read as the clip will show it
+             size:tuple=(256, 300), # the clips' output size: text is looked for at the size the clip will show it
+             images:dict|None=None, # frame -> RGB array, decoded already (default: decoded now)
             )->dict:
-        "The caption part of a clip's report: words, frames read, regions found, regions to hide"
-        frames = sample_frames(plan.window, self.opts.samples)
+        "The caption part of a clip's report: words, frames read, lines read, regions found, regions to hide"
         W,H,r = index.width,index.height,plan.record
-        regions = track_regions(self.read(index, frames, plan.crop, size))
-        words = gloss_words(plan.record, self.classes, self.synonyms)
+        frames,readings,n = self.look(index, plan, size, images)
+        regions = track_regions(readings)
+        words = gloss_words(r, self.classes, self.synonyms)
         signer = (int(r.xmin * W), int(r.ymin * H), int(r.xmax * W), int(r.ymax * H))
-        return dict(options=self.key, words=sorted(words), frames=frames,
+        return dict(options=self.key, words=sorted(words), frames=frames, lines_read=n,
                     found=[dict(box=list(g.box), texts=sorted(set(g.texts)), score=g.score, frames=g.frames) for g in regions],
                     hidden=plan_hiding(regions, words, plan.crop, signer, W, H, self.opts))
+    def plan_clips(self, index:VideoIndex, plans:list, # clips of the video `index` describes
+                   size:tuple=(256, 300), # the clips' output size
+                   pool=None, # an executor whose threads read clips at once (None: one after the other)
+                  )->dict:
+        "clip index -> the caption part of each clip's report, or the `VideoError` that kept its frames from being read"
+        out = {}
+        for group in decode_passes(plans, self.opts.samples):
+            try: images = frames_at(index, sorted({f for p in group for f in sign_frames(p, self.opts.samples)}))
+            except VideoError: images = None                         # each clip on its own, to tell which cannot be read
+            def one(p):
+                try: return self.plan(index, p, size, images)
+                except VideoError as e: return e
+            out.update(zip((p.clip_index for p in group), pool.map(one, group) if pool else map(one, group)))
+        return out
+
+    def for_readers(self, n:int, # clips read at once
+                    cores:int|None=None, # default: this machine's
+                   )->Captioner:
+        "This captioner with ONNX Runtime's threads set so that `n` readings at once share the cores"
+        return Captioner(self.opts, self.classes, self.synonyms, max(1, (cores or os.cpu_count() or 1) // max(1, n)))
+

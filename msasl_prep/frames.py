@@ -199,12 +199,19 @@ class VideoPlan:
     notes:dict=field(default_factory=dict)     # clip folder name -> note, of the complete clips
     source_bytes:int=0
 
+def _kept_captions(captioner:Captioner, p:ClipPlan, note, opts:ExtractOptions, source_bytes:int)->dict|None:
+    "The caption plan a complete clip's note keeps, if it was made with the same options (else None: read it again)"
+    old = note.get('captions') if isinstance(note, dict) else None
+    same = isinstance(old, dict) and old.get('options') == captioner.key
+    return old if same and {k: v for k,v in note.items() if k != 'captions'} == _note(p, opts, source_bytes) else None
+
 def plan_extraction(video_id:str, # the video's 11-character id
                     records:list, # its valid records
                     videos, # folder of <video_id>.mp4 files
                     out, # the global_crops folder
                     opts:ExtractOptions=ExtractOptions(),
                     captioner:Captioner|None=None, # find and plan the captions to hide (see `captions`)
+                    pool:ThreadPoolExecutor|None=None, # threads that read the clips' captions at once (None: one after the other)
                    )->VideoPlan:
     "Index and plan one video, find its clips that are complete, and group the rest into decode ranges"
     if not is_video_id(video_id): raise ExtractionError(f"not a YouTube id: {video_id!r}")
@@ -222,18 +229,18 @@ def plan_extraction(video_id:str, # the video's 11-character id
     for stale in [*folder.glob('.clip_*.tmp'), *folder.glob(TRASH_PREFIX + '*')]: remove_tree(stale)   # left by a killed run
     notes,size = load_notes(folder),source.stat().st_size
     todo,errors,captions,complete = [],{},{},{}
+    name = lambda p: f"clip_{p.clip_index:04d}"
+    if captioner is not None:
+        kept = {p.clip_index: _kept_captions(captioner, p, notes.get(name(p)), opts, size) for p in plans}
+        kept = {k: c for k,c in kept.items() if c is not None}
+        captions = {**kept, **captioner.plan_clips(index, [p for p in plans if p.clip_index not in kept],
+                                                   opts.clip.size, pool)}
     for p in plans:
-        name = f"clip_{p.clip_index:04d}"; note = notes.get(name)
-        caps = None
-        if captioner is not None:                                     # a complete clip made with the same options keeps its plan
-            old = note.get('captions') if isinstance(note, dict) else None
-            same = isinstance(old, dict) and old.get('options') == captioner.key and {k: v for k,
-                                                                                      v in note.items() if k != 'captions'} == _note(p, opts, size)
-            try: caps = captions[p.clip_index] = old if same else captioner.plan(index, p, opts.clip.size)
-            except VideoError as e:                                  # its captions cannot be read: not made, and said so
-                errors[p.clip_index] = ('captions_unreadable', str(e))
-                continue
-        if note == _note(p, opts, size, caps) and (folder/name).is_dir(): complete[name] = note
+        note,caps = notes.get(name(p)),captions.get(p.clip_index)
+        if isinstance(caps, VideoError):                              # its captions cannot be read: not made, and said so
+            errors[p.clip_index] = ('captions_unreadable', str(captions.pop(p.clip_index)))
+            continue
+        if note == _note(p, opts, size, caps) and (folder/name(p)).is_dir(): complete[name(p)] = note
         else: todo.append(p)
     return VideoPlan(video_id, records, source, folder, index, tuple(plans), tuple(todo),
                      tuple(map(tuple, decode_ranges(todo, index))),
@@ -316,7 +323,7 @@ def extract_video(video_id:str, # the video's 11-character id
                  )->tuple:
     "`(plans_done, report_rows)` for one video: plan it, make its clip folders under `out/<video_id>/`, note them, report"
     started = time.perf_counter()
-    vp = plan_extraction(video_id, records, videos, out, opts, captioner)
+    vp = plan_extraction(video_id, records, videos, out, opts, captioner, _range_pool(ranges))
     notes,errors = dict(vp.notes),dict(vp.errors)
     where = f"the clip notes of {video_id} in {Path(out)}"
     if vp.todo:
@@ -356,7 +363,8 @@ def summarize(records:list, # the records asked for
         caps = [r['captions'] for r in rows if 'captions' in r]
         s.update(captions_found=sum(bool(c['found']) for c in caps),
                  captions_hidden=sum(bool(c['hidden']) for c in caps),
-                 captions_over_signer=sum(any(h['overlaps_signer'] for h in c['hidden']) for c in caps))
+                 captions_over_signer=sum(any(h['overlaps_signer'] for h in c['hidden']) for c in caps),
+                 captions_read_once=sum(len(c.get('frames', ())) == 1 and c.get('lines_read') == 0 for c in caps))
     if records and not ok:
         missing = len({r['video_id'] for r in rows if r.get('reason') == 'missing_video'})
         s['hint'] = (f"no clip could be made: {missing} of {s['videos']} videos are not in the videos folder (download them first: "
@@ -368,6 +376,7 @@ def _extract(by_video:dict, videos, out:Path, opts:ExtractOptions, captioner, n:
     from tqdm import tqdm
     crops,report = out/'global_crops',out/REPORT
     here = (lambda p: str(p)) if run.local else (lambda p: str(Path(p).resolve()))   # paths as every worker sees them
+    if captioner is not None and run.local: captioner = captioner.for_readers(n)   # n clips read at once share the cores
     jobs = {vid: (vid, recs, here(videos), here(crops), opts, captioner, n if run.local else 1) for vid,
             recs in sorted(by_video.items())}
     with stop_on_disk_failure(f"the report in {out}"): write_atomic(report, '')
@@ -439,7 +448,8 @@ def format_summary(s:dict)->str:
                f"{s['fps_mismatch']}; whose size differs: {s['size_mismatch']}")
     if 'captions_found' in s:
         out.append(f"captions: text found in {s['captions_found']} clips, hidden in {s['captions_hidden']}"
-                   f" ({s['captions_over_signer']} of them over the signer box)")
+                   f" ({s['captions_over_signer']} of them over the signer box); {s.get('captions_read_once', 0)} clips with no text, "
+                   "read at their sign's middle only")
     if s.get('hint'): out.append(s['hint'])
     if s.get('busy'): out.append(f"note: {s['busy']}")
     return '\n'.join(out)

@@ -13,10 +13,11 @@ from .annotations import is_video_id
 from .files import write_atomic, remove_tree
 from .video import run_ffmpeg
 from .marks import mark_filter, _rect_px
+from .clips import crop_box
 
 # %% auto #0
 __all__ = ['GLOSSES', 'LAYOUTS', 'CAPTION_SIZES', 'CAPTION_STYLES', 'CAPTION_PLACES', 'WATERMARK', 'SampleError', 'SampleVideo',
-           'plan_sample', 'render_video', 'plan_captions', 'make_sample', 'doc_sample']
+           'plan_sample', 'render_video', 'plan_captions', 'caption_cases', 'make_sample', 'doc_sample']
 
 # %% ../nbs/03a_sample.ipynb #a4e4181d
 class SampleError(Exception):
@@ -113,6 +114,16 @@ def _url(vid:str, i:int)->str:
 # %% ../nbs/03a_sample.ipynb #96bdd84b
 LAYOUTS = ('mixed', 'dense', 'sparse')
 
+def _record(v:SampleVideo, start:int, end:int, label:int, gloss:str, i:int, signer_id:int)->dict:
+    "The `i`-th record of the sample: the sign `gloss` made in frames `start`..`end` of `v`"
+    rec = dict(org_text=gloss.upper() if i % 3 else gloss, clean_text=gloss, start_time=round(start/v.fps, 3),
+               signer_id=signer_id, signer=-1 if i % 4 == 3 else signer_id % 100, start=start, end=end,
+               file=v.title, label=label, height=float(v.height), fps=v.fps,
+               end_time=round(end/v.fps, 3), url=_url(v.video_id, i), text=gloss,
+               box=list(v.box), width=float(v.width))
+    if i % 5 == 2: rec['review'] = 1
+    return rec
+
 def plan_sample(n_videos:int=16, # videos: one long, one with B-frames, one VFR, the rest short
                 seed:int=0, # everything follows from it
                 layout:str='mixed', # 'mixed' (above); 'dense': only short one-clip videos; 'sparse': only 3000-frame videos (640x360 and 1280x720) with 5 clips
@@ -129,15 +140,8 @@ def plan_sample(n_videos:int=16, # videos: one long, one with B-frames, one VFR,
         signer_id = rng.randrange(0, 250)
         for start,end in _spans(v, rng):
             label = _label(rng) if splits[v.split] else rng.randrange(0, 100)   # each split's first is in every top-K subset
-            gloss = classes[label]
-            i = sum(map(len, splits.values()))
-            rec = dict(org_text=gloss.upper() if i % 3 else gloss, clean_text=gloss, start_time=round(start/v.fps, 3),
-                       signer_id=signer_id, signer=-1 if i % 4 == 3 else signer_id % 100, start=start, end=end,
-                       file=v.title, label=label, height=float(v.height), fps=v.fps,
-                       end_time=round(end/v.fps, 3), url=_url(v.video_id, i), text=gloss,
-                       box=list(v.box), width=float(v.width))
-            if i % 5 == 2: rec['review'] = 1
-            splits[v.split].append(rec)
+            splits[v.split].append(_record(v, start, end, label, classes[label], sum(map(len, splits.values())),
+                                           signer_id))
     bad_id = {**splits['train'][0], 'url': 'https://www.youtube.com/watch?v=../../etc/x'}
     bad_span = {**splits['val'][0], 'end': splits['val'][0]['start']}
     bad_box = {**splits['test'][0], 'box': [0.1, 0.2, 0.9, 1.15]}
@@ -145,6 +149,7 @@ def plan_sample(n_videos:int=16, # videos: one long, one with B-frames, one VFR,
         splits[s].insert(min(at, len(splits[s])), rec)
     synonyms = [['hello', 'hi'], ['finish', 'done', 'complete'], ['eat', 'food'], ['good', 'fine']]
     return videos, splits, classes, synonyms
+
 
 # %% ../nbs/03a_sample.ipynb #c4cfdf65
 def _draw_filter(v:SampleVideo)->str:
@@ -264,7 +269,8 @@ def _caption_inputs(v:SampleVideo, caps:dict, folder:Path)->tuple:
     inputs,graph,last = [],[f"[0:v]{_draw_filter(v)}[c0]"],'c0'
     items = [(c['word'], c['size'], c['font'], c['style'], c['box'], c['frames']) for c in caps['captions']]
     w = caps['watermark']
-    items.append((w['text'], 14 * (2 if v.width >= 1280 else 1), 'DejaVuSans-Bold', 'yellow', w['box'], w['frames']))
+    items.append((w['text'], w.get('size', 14 * (2 if v.width >= 1280 else 1)), 'DejaVuSans-Bold', 'yellow', w['box'],
+                  w['frames']))
     for i,(word,size,font,style,box,frames) in enumerate(items, 1):
         png = folder/f"caption_{i:02d}.png"; _caption_image(word, size, font, style).save(png)
         inputs += ['-i', str(png)]
@@ -272,6 +278,48 @@ def _caption_inputs(v:SampleVideo, caps:dict, folder:Path)->tuple:
         last = f"c{i}"
     graph.append(f"[{last}]format=yuv420p[out]")
     return inputs,';'.join(graph)
+
+# %% ../nbs/03a_sample.ipynb #59e82f61
+def caption_cases(seed:int=0,
+                  first:int=0, # index of the first record (the sample's records so far)
+                 )->tuple:
+    "`(videos, records, captions)`: three 640x360 videos (train) with the hard cases of hiding captions (see below)"
+    rng,classes = random.Random(f"{seed}-caption-cases"),_classes()
+    ids = [''.join(rng.choices(_ID_CHARS, k=11)) for _ in range(3)]
+    mk = lambda i,kind,box,n: SampleVideo(ids[i], kind, 640, 360, '30000/1001', 29.97, n, 60, box, 'train',
+                                          f"ASL lesson {kind}")
+    videos = [mk(0, 'edge', (0.2861, 0.3, 0.8361, 0.7), 360), mk(1, 'bar', (0.1417, 0.32, 0.7417, 0.68), 220),
+              mk(2, 'watermark', (0.25, 0.36, 0.85, 0.70), 220)]
+    spans = {'edge': [(40, 75), (160, 190), (275, 310)], 'bar': [(40, 80), (150, 185)],
+             'watermark': [(40, 75), (150, 182)]}
+    words = {'edge': [('Happy', 28, 'DejaVuSans-Bold'), ('no', 22, 'DejaVuSerif'), ('DEAF', 24, 'pillow')],
+             'bar': [('teacher', 36, 'DejaVuSans-Bold'), ('STUDENT', 36, 'DejaVuSerif')],
+             'watermark': [('Friend', 28, 'DejaVuSans-Bold'), ('MILK', 22, 'DejaVuSerif')]}
+    records,captions = [],{}
+    for v in videos:
+        (x0,y0,x1,y1),_ = crop_box(v.box, v.width, v.height)
+        rect,signer_id,caps = _rect_px(v.box, v.width, v.height),rng.randrange(0, 250),[]
+        for (start,end),(word,size,font) in zip(spans[v.kind], words[v.kind]):
+            label = classes.index(word.lower())
+            records.append(_record(v, start, end, label, classes[label], first + len(records), signer_id))
+            im = _caption_image(word, size, font, 'dark_on_light')
+            shown = (max(0, end - 70), min(v.n_frames - 1, start + 70))          # the whole window of the clip
+            if v.kind == 'edge':       # the crop's top edge cuts the text's upper third
+                text_h = im.height - 2 * (size // 4)
+                xy,place = ((x0 + x1 - im.width) // 2, y0 - size // 4 - text_h // 3),'top, cut by the crop'
+            elif v.kind == 'bar':
+                xy,place = ((x0 + x1 - im.width) // 2, rect[1] - 1 - im.height),'top, a bar above the head'
+            else: xy,place,shown = _place('below', im.size, rect, v.width, v.height),'below',(start, end)
+            top = max(0, xy[1])
+            caps.append(dict(word=word, gloss=word.lower(), style='dark_on_light', font=font, size=size, place=place,
+                             box=[xy[0], top, xy[0] + im.width, top + im.height], frames=list(shown)))
+        wm = _caption_image(WATERMARK, 20, 'DejaVuSans-Bold', 'yellow')
+        corner = (v.width - wm.width - 8, 6)
+        wxy = (x0 + 8, y0 + 8) if v.kind == 'watermark' else corner          # inside the crops, or in a corner
+        mark = dict(text=WATERMARK, size=20, box=[*wxy, wxy[0] + wm.width, wxy[1] + wm.height], frames=[0, v.n_frames - 1])
+        captions[v.video_id] = dict(captions=caps, watermark=mark)
+    return videos,records,captions
+
 
 # %% ../nbs/03a_sample.ipynb #1902ee61
 def _write_json(path:Path, data): write_atomic(path, json.dumps(data, indent=1) + '\n')
@@ -283,7 +331,7 @@ def make_sample(out, # folder to write into (created if needed)
                 preset:str|None=None, # x264 preset for all videos, e.g. 'medium' to decode like real YouTube H.264
                 workers:int|None=None, # parallel ffmpeg encoders (default: cores)
                 progress:bool=True, # show a progress bar
-                captions:bool=False, # burn the words of the signs into some videos (see `plan_captions`)
+                captions:bool=False, # burn the words of the signs into some videos, and add the hard cases (see `plan_captions`, `caption_cases`)
                )->dict:
     "Write a synthetic MS-ASL dataset to `out`; return the sample's description (also in `out/sample.json`)"
     from tqdm import tqdm
@@ -291,10 +339,13 @@ def make_sample(out, # folder to write into (created if needed)
     vdir = out/'videos'
     vdir.mkdir(parents=True, exist_ok=True)
     videos,splits,classes,synonyms = plan_sample(n_videos, seed, layout)
+    caps = plan_captions(videos, splits, seed) if captions else {}
+    if captions:                                                      # and the hard cases, after all the rest
+        more,recs,more_caps = caption_cases(seed, sum(map(len, splits.values())))
+        videos,splits['train'],caps = videos + more,splits['train'] + recs,{**caps, **more_caps}
     for s,recs in splits.items(): _write_json(out/f'MSASL_{s}.json', recs)
     _write_json(out/'MSASL_classes.json', classes)
     _write_json(out/'MSASL_synonym.json', synonyms)
-    caps = plan_captions(videos, splits, seed) if captions else {}
     desc = dict(seed=seed, n_videos=n_videos, layout=layout, preset=preset, videos=[asdict(v) for v in videos])
     if captions: desc['captions'] = caps
     try: same = json.loads((out/'sample.json').read_text()) == json.loads(json.dumps(desc))   # as JSON: tuples read back as lists

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_video.ipynb #f4fa4c79
 from __future__ import annotations
-import os, signal, subprocess, sys
+import functools, os, shutil, signal, subprocess, sys
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,20 +34,37 @@ def _die_with(parent:int):
     _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
     if os.getppid() != parent: os._exit(1)
 
-def _child_options()->dict:
-    if _PRCTL is None: return {}
+_GUARD = '[ "$PPID" = "$0" ] && exec "$@"'   # sh: run the program only if the parent is still the one named in $0
+
+@functools.cache
+def _setpriv()->tuple:
+    "util-linux's `setpriv` asking for the death signal, then `sh` running the program if the parent is still there (else `()`)"
+    exe,sh = shutil.which('setpriv'),shutil.which('sh')
+    if _PRCTL is None or exe is None or sh is None: return ()
+    prefix = (exe, '--pdeathsig', 'KILL', '--', sh, '-c', _GUARD)
+    try: ok = subprocess.run([*prefix, str(os.getpid()), 'true'], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError): ok = False
+    return prefix if ok else ()
+
+def _launch(args:list)->tuple:
+    "`(argv, options)` that start the bundled ffmpeg with `args` so that it dies with the thread starting it"
+    argv = [ffmpeg_exe(), *map(str, args)]
+    if _PRCTL is None: return argv,{}
+    if _setpriv(): return [*_setpriv(), str(os.getpid()), *argv],{}   # no Python code between fork and exec: vfork
     parent = os.getpid()
-    return dict(preexec_fn=lambda: _die_with(parent))
+    return argv,dict(preexec_fn=lambda: _die_with(parent))
 
 def run_ffmpeg(args:list, # ffmpeg's arguments, without the program
                **kwargs, # for `subprocess.run`
               )->subprocess.CompletedProcess:
     "Run the bundled ffmpeg; it dies with this process"
-    return subprocess.run([ffmpeg_exe(), *map(str, args)], **_child_options(), **kwargs)
+    argv,opts = _launch(args)
+    return subprocess.run(argv, **opts, **kwargs)
 
 def popen_ffmpeg(args:list, **kwargs)->subprocess.Popen:
     "Start the bundled ffmpeg; it dies with this process"
-    return subprocess.Popen([ffmpeg_exe(), *map(str, args)], **_child_options(), **kwargs)
+    argv,opts = _launch(args)
+    return subprocess.Popen(argv, **opts, **kwargs)
 
 # %% ../nbs/02_video.ipynb #2c5067c0
 class VideoError(Exception):
