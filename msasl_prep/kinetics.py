@@ -4,16 +4,19 @@
 
 # %% ../nbs/12_kinetics.ipynb #6f9fa984
 from __future__ import annotations
-import csv, math
+import csv, json, math, re, tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from .annotations import AnnotationError, Problem, RecordError, SPLITS, is_video_id
+from .files import write_atomic
+from .release import _fetch, _sha256, _write_plan
 from .stats import _summary
 
 # %% auto #0
-__all__ = ['KINETICS_REASONS', 'MAX_SECONDS', 'REQUIRED_COLUMNS', 'clip_name', 'KineticsClip', 'parse_row', 'read_csv',
-           'KineticsAnnotations', 'load_kinetics', 'kinetics_stats', 'format_kinetics_stats']
+__all__ = ['KINETICS_REASONS', 'MAX_SECONDS', 'REQUIRED_COLUMNS', 'K700_2020_ANNOTATIONS', 'MAX_CSV_BYTES', 'clip_name',
+           'KineticsClip', 'parse_row', 'read_csv', 'KineticsAnnotations', 'load_kinetics', 'get_kinetics_annotation',
+           'kinetics_stats', 'format_kinetics_stats']
 
 # %% ../nbs/12_kinetics.ipynb #b71dac84
 def clip_name(youtube_id:str, # the video's 11-character id
@@ -144,6 +147,52 @@ def load_kinetics(folder, # holds train.csv, val.csv, test.csv (the CVDF mirror'
     if not found: raise AnnotationError(folder, f"none of {', '.join(f'{s}.csv' for s in splits)} is there")
     classes = sorted({c.label for cs in found.values() for c in cs if c.label is not None})
     return KineticsAnnotations(folder, classes, found, problems, raw, tuple(missing))
+
+# %% ../nbs/12_kinetics.ipynb #3d85dc16
+K700_2020_ANNOTATIONS = 'https://s3.amazonaws.com/kinetics/700_2020/annotations'   # the CVDF foundation's mirror
+MAX_CSV_BYTES = 256 * 2**20    # the Kinetics-700-2020 train CSV is about 25 MB
+_K_STAMP = '.kinetics-annotation.json'
+
+def _check_csv(data:bytes, url:str, split:str):
+    "`AnnotationError` naming `url` unless `data` reads as a Kinetics CSV of `split`"
+    with tempfile.TemporaryDirectory(prefix='msasl-prep-') as d:
+        (Path(d)/f"{split}.csv").write_bytes(data)
+        try: read_csv(Path(d)/f"{split}.csv", split)
+        except AnnotationError as e: raise AnnotationError(url, f"is not a Kinetics CSV: {e.args[0] if e.args else e}") from None
+
+def get_kinetics_annotation(data_dir, # DATA_DIR: the CSVs go to DATA_DIR/kinetics700/annotations/
+                            url:str=K700_2020_ANNOTATIONS, # the folder holding train.csv, val.csv, test.csv (http, https, file)
+                            sha256:dict|None=None, # split -> its CSV's expected SHA-256 (None: take and record what comes)
+                            splits=SPLITS, # the splits to fetch
+                            progress:bool=True,
+                           )->dict:
+    "Fetch, check and write the Kinetics CSVs; returns what was done, the files, their hashes and the edited copies kept"
+    dest = Path(data_dir)/'kinetics700'/'annotations'
+    if Path(data_dir).exists() and not Path(data_dir).is_dir(): raise AnnotationError(data_dir, "is a file, not a folder")
+    want = {s: str(h).lower() for s,h in (sha256 or {}).items()}
+    for s,h in want.items():
+        if s not in splits: raise AnnotationError(url, f"a sha256 is given for {s!r}, which is not among the splits {', '.join(splits)}")
+        if not re.fullmatch(r'[0-9a-f]{64}', h): raise AnnotationError(url, f"the sha256 of {s} must be 64 hex digits, got {h!r}")
+    names = [f"{s}.csv" for s in splits]
+    try:
+        known = json.loads((dest/_K_STAMP).read_text())['files']
+        if (all(known[n] == _sha256((dest/n).read_bytes()) for n in names)
+            and all(known[f"{s}.csv"] == h for s,h in want.items())):
+            return dict(status='present', folder=str(dest), files=names, sha256={n: known[n] for n in names}, kept=[])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError): pass
+    plan = {}
+    for s,name in zip(splits, names):
+        u = f"{url.rstrip('/')}/{name}"
+        if progress: print(f"downloading {u}", flush=True)
+        data = _fetch(u, limit=MAX_CSV_BYTES)
+        got = _sha256(data)
+        if s in want and got != want[s]: raise AnnotationError(u, f"sha256 {got} does not match the expected {want[s]}; nothing was written")
+        _check_csv(data, u, s)
+        plan[name] = data
+    kept = _write_plan(dest, plan)
+    hashes = {n: _sha256(c) for n,c in plan.items()}
+    write_atomic(dest/_K_STAMP, json.dumps(dict(url=url, files=hashes), indent=1))
+    return dict(status='written', folder=str(dest), files=names, sha256=hashes, kept=kept)
 
 # %% ../nbs/12_kinetics.ipynb #f101b8a2
 def kinetics_stats(ann:KineticsAnnotations, # from `load_kinetics`
