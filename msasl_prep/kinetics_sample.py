@@ -18,10 +18,11 @@ __all__ = ['CLASSES', 'make_kinetics_sample', 'shard_lists', 'MirrorHandler', 'M
 CLASSES = ('abseiling', 'air drumming', 'zumba')
 _ID = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_'
 
-def _encode(path:Path, fps:int, size:tuple):
+def _encode(path:Path, fps:int, size:tuple, seconds:float=1, noise:int=0):
     w,h = size
-    res = run_ffmpeg(['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', f"testsrc2=size={w}x{h}:rate={fps}:duration=1",
-                      '-vf', mark_filter((0, 0, 1, 1), w, h), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10',
+    grain = f",noise=alls={noise}:allf=t" if noise else ''      # film grain: bytes a second like a real video's, not a test pattern's
+    res = run_ffmpeg(['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', f"testsrc2=size={w}x{h}:rate={fps}:duration={seconds:g}",
+                      '-vf', mark_filter((0, 0, 0.25, 0.25) if noise else (0, 0, 1, 1), w, h) + grain,   # with grain: the mark in a corner '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10',
                       '-pix_fmt', 'yuv420p', path], capture_output=True, text=True)
     if res.returncode: raise RuntimeError(f"ffmpeg could not make a sample clip: {res.stderr[-300:]}")
     return path.read_bytes()
@@ -37,6 +38,10 @@ def make_kinetics_sample(folder, # written: annotations/, mirror/, sample.json
                          seed:int=0,
                          per_split:dict|None=None, # clips per split (default: train 8, val 5, test 3)
                          per_shard:int=3, # clips a shard holds
+                         seconds:float=1, # length of every clip
+                         size:tuple=(320, 240), # width and height of the clips (every fourth is turned to portrait)
+                         faults:bool=True, # the four faults (without: every clip in a sound shard)
+                         noise:int=0, # grain over the picture (0-100), for clips as large as real ones
                         )->dict:
     "A small Kinetics mirror with its CSVs and its faults; returns what `sample.json` says"
     folder,rng = Path(folder),random.Random(seed)
@@ -44,7 +49,7 @@ def make_kinetics_sample(folder, # written: annotations/, mirror/, sample.json
     (folder/'annotations').mkdir(parents=True, exist_ok=True)
     scratch = folder/'.clips'
     scratch.mkdir(exist_ok=True)
-    clips,shards,faults = {},{},{'not_in_mirror': [], 'corrupt_member': [], 'truncated': [], 'missing_shard': []}
+    clips,shards,found = {},{},{'not_in_mirror': [], 'corrupt_member': [], 'truncated': [], 'missing_shard': []}
     for split,n in per_split.items():
         rows = []
         for i in range(n):
@@ -53,34 +58,36 @@ def make_kinetics_sample(folder, # written: annotations/, mirror/, sample.json
             label = CLASSES[i % len(CLASSES)]
             rows.append((label, vid, start, start + 10, split))
             clips[clip_name(vid, start, start + 10)] = dict(split=split, label=label, fps=(25, 30)[i % 2],
-                                                            size=(240, 320) if i % 4 == 3 else (320, 240))
+                                                            size=size[::-1] if i % 4 == 3 else tuple(size))
         lines = ['youtube_id,time_start,time_end,split' if split == 'test' else 'label,youtube_id,time_start,time_end,split,is_cc']
         lines += [f"{v},{s},{e},{sp}" if split == 'test' else f"{l},{v},{s},{e},{sp},0" for l,v,s,e,sp in rows]
-        if split == 'train': lines += ['zumba,bad id here,0,10,train,0', f"zumba,{rows[0][1]},{rows[0][2]},{rows[0][3]},train,0"]
+        if split == 'train' and faults:
+            lines += ['zumba,bad id here,0,10,train,0', f"zumba,{rows[0][1]},{rows[0][2]},{rows[0][3]},train,0"]
         (folder/'annotations'/f"{split}.csv").write_text('\n'.join(lines) + '\n')
         names = [clip_name(v, s, e) for _,v,s,e,_ in rows]
-        faults['not_in_mirror'].append(names.pop())                    # the last clip of each split is in no shard
+        if faults: found['not_in_mirror'].append(names.pop())           # the last clip of each split is in no shard
         for k in range(0, len(names), per_shard):
             shards[f"k700_2020_{split}_{k // per_shard}.tar.gz"] = names[k:k + per_shard]
-    corrupt = shards['k700_2020_train_0.tar.gz'][1]
-    faults['corrupt_member'].append(corrupt)
-    faults['truncated'].append(max(s for s in shards if s.startswith('k700_2020_train_')))
-    faults['missing_shard'].append(max(s for s in shards if s.startswith('k700_2020_val_')))
+    corrupt = shards['k700_2020_train_0.tar.gz'][1] if faults else None
+    if faults:
+        found['corrupt_member'].append(corrupt)
+        found['truncated'].append(max(s for s in shards if s.startswith('k700_2020_train_')))
+        found['missing_shard'].append(max(s for s in shards if s.startswith('k700_2020_val_')))
     for shard,names in shards.items():
         split = shard.split('_')[2]
         members = {'README.txt': b'a synthetic Kinetics shard'} if shard.endswith('_0.tar.gz') else {}
         for name in names:
             c = clips[name]
-            data = b'\x00not a video' * 400 if name == corrupt else _encode(scratch/f"{name}.mp4", c['fps'], c['size'])
+            data = b'\x00not a video' * 400 if name == corrupt else _encode(scratch/f"{name}.mp4", c['fps'], c['size'], seconds, noise)
             members[f"{split}/{c['label'] if split != 'test' else 'unlabelled'}/{name}.mp4"] = data
-        if shard in faults['missing_shard']: continue
+        if shard in found['missing_shard']: continue
         path = folder/'mirror'/split/shard
         path.parent.mkdir(parents=True, exist_ok=True)
         _tar(path, members)
-        if shard in faults['truncated']: path.write_bytes(path.read_bytes()[:path.stat().st_size * 2 // 3])
+        if shard in found['truncated']: path.write_bytes(path.read_bytes()[:path.stat().st_size * 2 // 3])
     for p in scratch.iterdir(): p.unlink()
     scratch.rmdir()
-    desc = dict(seed=seed, classes=list(CLASSES), clips=clips, shards=shards, faults=faults)
+    desc = dict(seed=seed, classes=list(CLASSES), clips=clips, shards=shards, faults=found)
     (folder/'sample.json').write_text(json.dumps(desc, indent=1))
     return desc
 
