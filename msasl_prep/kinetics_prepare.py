@@ -10,31 +10,38 @@ from contextlib import nullcontext
 from pathlib import Path
 from .annotations import AnnotationError, SPLITS
 from .files import OutputLock, append_whole, stop_on_disk_failure, write_atomic
-from .cluster import connect
+from .cluster import connect, worker_cache
 from .kinetics import KineticsAnnotations, load_kinetics
 from .kinetics_frames import FrameOptions, shard_frames
 from .kinetics_mirror import ShardError, fetch_shard, shard_name, shard_urls
 
 # %% auto #0
-__all__ = ['MANIFEST', 'REPORT', 'shard_task', 'write_kinetics_lists', 'prepare_kinetics', 'format_kinetics_summary',
-           'msasl_kinetics']
+__all__ = ['MANIFEST', 'REPORT', 'WANTED', 'OPTIONS', 'shard_task', 'write_kinetics_lists', 'prepare_kinetics',
+           'format_kinetics_summary', 'msasl_kinetics']
 
 # %% ../nbs/12d_kinetics_prepare.ipynb #1ad94e7e
-MANIFEST,REPORT = 'shards.jsonl','kinetics_report.jsonl'
+MANIFEST,REPORT,WANTED,OPTIONS = 'shards.jsonl','kinetics_report.jsonl','.wanted.txt','.frame-options.json'
+
+def _wanted(root:Path)->frozenset:
+    "The clip names the run wants, as the driver wrote them: read once per file version by each worker"
+    path = root/WANTED
+    key = (str(path), path.stat().st_mtime_ns)
+    cache = worker_cache()
+    if cache.get('kinetics_wanted', (None,))[0] != key: cache['kinetics_wanted'] = (key, frozenset(path.read_text().split()))
+    return cache['kinetics_wanted'][1]
 
 def shard_task(url:str, # the shard's URL
                root:str, # DATA_DIR/kinetics700
-               clips:frozenset, # names of the clips wanted
                opts:FrameOptions=FrameOptions(),
                keep:bool=False, # keep the shard file after reading it
               )->dict:
-    "Fetch one shard, make the frame folders of its wanted members, delete it (unless `keep`); its manifest row"
+    "Fetch one shard, make the frame folders of its wanted members (`root/.wanted.txt`), delete it (unless `keep`); its manifest row"
     root = Path(root)
     row = dict(shard=shard_name(url), url=url, status='done', detail='', made={}, failed={}, kept=[], others=0)
     t0 = time.perf_counter()
     try: got = fetch_shard(url, root/'shards')
     except ShardError as e: return {**row, 'status': e.reason, 'detail': e.detail, 'seconds': round(time.perf_counter() - t0, 3)}
-    res = shard_frames(got.path, clips, root/'rawframes', opts)
+    res = shard_frames(got.path, _wanted(root), root/'rawframes', opts)
     if res.broken or not keep: got.path.unlink(missing_ok=True)       # a broken shard is fetched afresh next time
     return {**row, 'status': 'broken' if res.broken else 'done', 'detail': res.broken or '', 'bytes': got.size,
             'made': {n: [i['frames'], i['fps']] for n,i in res.made.items()}, 'failed': {n: list(f) for n,f in res.failed.items()},
@@ -69,6 +76,19 @@ def _clip_rows(ann:KineticsAnnotations, splits, rows:list, rawframes:Path, all_r
                 out.append({**row, 'status': 'skipped', 'reason': 'shard_unread', 'detail': f"not in the shards read; not read: {why}"})
     return out
 
+def _same_options(root:Path, opts:FrameOptions):
+    "Record the frame options of `root`'s clip folders; `OptionError` if they were made with others (they would be mixed)"
+    from dataclasses import asdict
+    from msasl_prep.options import OptionError
+    path,mine = root/OPTIONS,asdict(opts)
+    try: before = json.loads(path.read_text())
+    except (OSError, ValueError): before = None
+    if isinstance(before, dict) and before != mine and (root/'rawframes').is_dir() and any((root/'rawframes').iterdir()):
+        said = lambda d: ', '.join(f"{k.replace('_', '-')} {v}" for k,v in d.items())
+        raise OptionError(f"the frames in {root/'rawframes'} were made with {said(before)}, not {said(mine)}: "
+                          "give another DATA_DIR, or remove that folder first")
+    write_atomic(path, json.dumps(mine))
+
 def write_kinetics_lists(root:Path, ann:KineticsAnnotations, report:list, seed:int=0)->dict:
     "`<split><classes>.txt` for every split of the report, atomically: train shuffled with `seed`, the others sorted; clips per list"
     lines = {}
@@ -94,12 +114,15 @@ def prepare_kinetics(data_dir, # DATA_DIR: everything goes to DATA_DIR/kinetics7
     from tqdm import tqdm
     root = Path(data_dir)/'kinetics700'
     splits = [s for s in splits if s in ann.splits]
-    wanted = frozenset(c.name for s in splits for c in ann.splits[s])
+    wanted = sorted(c.name for s in splits for c in ann.splits[s])
     with OutputLock(root), (nullcontext(runner) if runner is not None else connect(None, workers, name='kinetics')) as run:
+        _same_options(root, opts)
+        with stop_on_disk_failure(f"the clip list in {root}"): write_atomic(root/WANTED, ''.join(n + '\n' for n in wanted))
         done = {r['shard']: r for r in _rows(root/MANIFEST) if r['status'] == 'done'}
         todo = [u for u in urls if shard_name(u) not in done or done[shard_name(u)]['url'] != u]
         here = (lambda p: str(p)) if run.local else (lambda p: str(Path(p).resolve()))
-        jobs = {shard_name(u): (u, here(root), wanted, opts, keep_shards) for u in todo}
+        run.check_shared(here(root))
+        jobs = {shard_name(u): (u, here(root), opts, keep_shards) for u in todo}
         with tqdm(total=len(jobs), desc='shards', unit='shard', disable=not progress) as bar:
             clips = 0
             for name,row in run.map(shard_task, jobs):

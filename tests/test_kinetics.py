@@ -114,3 +114,12 @@ def test_threads_and_dask_give_the_same_output(mirror, clean, tmp_path):
     assert tree(tmp_path/'kinetics700'/'rawframes') == tree(out/'kinetics700'/'rawframes')
     for s in ('train', 'val', 'test'):
         assert (tmp_path/'kinetics700'/f'{s}3.txt').read_bytes() == (out/'kinetics700'/f'{s}3.txt').read_bytes()
+
+def test_other_frame_options_are_refused_not_mixed(mirror, clean, tmp_path):
+    folder, desc, lists, _ = mirror
+    out, _ = clean
+    shutil.copytree(out, tmp_path/'o')
+    before = tree(tmp_path/'o'/'kinetics700'/'rawframes')
+    res = run(*command(folder, lists, tmp_path/'o', '--short-side', '128'))
+    assert res.returncode == 2 and res.stderr.count('\n') == 1 and 'short-side 256' in res.stderr, res.stderr
+    assert tree(tmp_path/'o'/'kinetics700'/'rawframes') == before
