@@ -130,7 +130,8 @@ def prepare_kinetics(data_dir, # DATA_DIR: everything goes to DATA_DIR/kinetics7
                 clips += len(row.get('made', {}))
                 bar.update()
                 bar.set_postfix(clips=clips, clips_s=f"{clips / max(bar.format_dict['elapsed'], 1e-9):.1f}")
-        rows = [r for r in _rows(root/MANIFEST) if r['shard'] in {shard_name(u) for u in urls}]
+        listed = {shard_name(u) for u in urls}
+        rows = [r for r in _rows(root/MANIFEST) if r['shard'] in listed]
         last = {r['shard']: r for r in rows}
         report = _clip_rows(ann, splits, rows, root/'rawframes', all(r['status'] == 'done' for r in last.values()) and len(last) == len(urls))
         with stop_on_disk_failure(f"the report and lists in {root}"):

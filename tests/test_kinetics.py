@@ -22,6 +22,12 @@ def tree(root:Path)->dict:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob('*')) if p.is_file() and p.name != '.msasl-prep.lock'}
 
+def assert_same_output(got:Path, want:Path):
+    "The same frame folders, byte for byte, and the same three lists under `got` as under `want` (both DATA_DIRs)"
+    assert tree(got/'kinetics700'/'rawframes') == tree(want/'kinetics700'/'rawframes')   # no hidden temporary folder either
+    for s in ('train', 'val', 'test'):
+        assert (got/'kinetics700'/f'{s}3.txt').read_bytes() == (want/'kinetics700'/f'{s}3.txt').read_bytes()
+
 def report(out:Path)->dict:
     return {r['clip']: r for r in map(json.loads, (out/'kinetics700'/'kinetics_report.jsonl').read_text().splitlines())}
 
@@ -68,9 +74,7 @@ def test_a_rerun_reads_only_the_shards_not_done(mirror, clean, tmp_path):
     assert res.returncode == 0, res.stderr
     asked = sorted({p.split('/')[-1] for p, _ in srv.requests[before:]})
     assert asked == ['k700_2020_train_2.tar.gz', 'k700_2020_val_1.tar.gz']      # the broken and the missing shard only
-    assert tree(tmp_path/'o'/'kinetics700'/'rawframes') == tree(out/'kinetics700'/'rawframes')
-    for s in ('train', 'val', 'test'):
-        assert (tmp_path/'o'/'kinetics700'/f'{s}3.txt').read_bytes() == (out/'kinetics700'/f'{s}3.txt').read_bytes()
+    assert_same_output(tmp_path/'o', out)
 
 def test_kill_and_rerun_gives_the_same_output(mirror, clean, tmp_path):
     folder, desc, lists, _ = mirror
@@ -84,10 +88,7 @@ def test_kill_and_rerun_gives_the_same_output(mirror, clean, tmp_path):
         assert clip.name.startswith('.') or len(list(clip.iterdir())) == report(out)[clip.name]['frames']
     res = run(*command(folder, lists, tmp_path))
     assert res.returncode == 0, res.stderr
-    rawframes = tree(tmp_path/'kinetics700'/'rawframes')
-    assert rawframes == tree(out/'kinetics700'/'rawframes')            # no hidden temporary folder either
-    for s in ('train', 'val', 'test'):
-        assert (tmp_path/'kinetics700'/f'{s}3.txt').read_bytes() == (out/'kinetics700'/f'{s}3.txt').read_bytes()
+    assert_same_output(tmp_path, out)
 
 def test_strict_and_user_errors(mirror, clean, tmp_path):
     folder, desc, lists, _ = mirror
@@ -111,9 +112,7 @@ def test_threads_and_dask_give_the_same_output(mirror, clean, tmp_path):
     out, _ = clean
     res = run(*command(folder, lists, tmp_path, '--dask', 'local:2'))
     assert res.returncode == 0, res.stderr
-    assert tree(tmp_path/'kinetics700'/'rawframes') == tree(out/'kinetics700'/'rawframes')
-    for s in ('train', 'val', 'test'):
-        assert (tmp_path/'kinetics700'/f'{s}3.txt').read_bytes() == (out/'kinetics700'/f'{s}3.txt').read_bytes()
+    assert_same_output(tmp_path, out)
 
 def test_other_frame_options_are_refused_not_mixed(mirror, clean, tmp_path):
     folder, desc, lists, _ = mirror
