@@ -40,11 +40,12 @@ if pkg_data:
 setup_cfg['package_data'] = package_data
 
 class BuildPy(build_py):
-    "Ship nbs/pipeline.ipynb inside the package, where `run.pipeline_notebook` finds it through importlib.resources"
+    "Ship nbs/pipeline.ipynb and nbs/kinetics.ipynb inside the package, where `run.pipeline_notebook` finds them (importlib.resources)"
     def run(self):
         super().run()
-        src = Path(__file__).resolve().parent/cfg['nbs_path']/'pipeline.ipynb'
-        if src.is_file(): shutil.copyfile(src, Path(self.build_lib)/cfg['lib_name']/'pipeline.ipynb')
+        for name in ('pipeline.ipynb', 'kinetics.ipynb'):
+            src = Path(__file__).resolve().parent/cfg['nbs_path']/name
+            if src.is_file(): shutil.copyfile(src, Path(self.build_lib)/cfg['lib_name']/name)
 
 # Build files and egg-info go to a temporary folder, removed when setup.py ends, not into the checkout, whose top level
 # holds only the project's own. (pyproject.toml makes pip build through PEP 517/660 always, never the legacy `setup.py develop`.)

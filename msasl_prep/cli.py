@@ -25,7 +25,8 @@ from .captions import CaptionError, CaptionOptions, Captioner, ocr_engine
 from .frames import ExtractionError, ExtractOptions, extract_frames, format_summary
 from .checks import ChecksFailed, MIN_PSNR, check_crops, format_checks
 from .cluster import ClusterError, connect
-from .run import RunError, run_pipeline, parse_value, describe_data_dir, demo, notebook_parameters
+from .run import RunError, NOTEBOOKS, run_pipeline, parse_value, describe_data_dir, demo, kinetics_demo, notebook_parameters
+from .kinetics_checks import describe_kinetics_dir
 
 # %% auto #0
 __all__ = ['EXIT_CODES', 'USER_ERRORS', 'exits', 'msasl_stats', 'msasl_get_annotation', 'msasl_make_sample',
@@ -390,12 +391,16 @@ def msasl_pipeline(argv:list|None=None):
                    help='a notebook parameter, e.g. -p annotation_dir path/to/MSASL -p topk "[100, 200]" -p limit 50')
     p.add_argument('--dask', metavar='ADDRESS', help=_DASK_HELP.replace('each video',
                                                                         'the downloads and extraction, each video'))
+    p.add_argument('--notebook', choices=NOTEBOOKS, default='pipeline',
+                   help="pipeline: MS-ASL; kinetics: Kinetics for pre-training, e.g. -p shard_lists '[\"k700_2020_train_path.txt\"]' "
+                   "-p source both (default: %(default)s)")
     p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
     a = p.parse_args(argv)
     with exits('msasl-pipeline'):
         params = {k: parse_value(v) for k,v in a.parameter} | ({'dask': a.dask} if a.dask is not None else {})
         nb = run_pipeline(a.data_dir, params,
-                          progress=not a.quiet)          # a tripped breaker exits 3, failed checks 1
+                          progress=not a.quiet, notebook=a.notebook)     # a tripped breaker exits 3, failed checks 1
+        if a.notebook == 'kinetics': return print(describe_kinetics_dir(a.data_dir) + f"\nexecuted notebook: {nb}")
         used = {**notebook_parameters(), **params}
         print(describe_data_dir(a.data_dir, used['splits'], used['topk'], bool(used['imagenet_root']),
                                 used['annotation_dir']) +
@@ -409,8 +414,13 @@ def msasl_demo(argv:list|None=None):
                    help='where the sample and DATA_DIR go (default: ./msasl-demo)')
     p.add_argument('--n-videos', type=_number(int, 4, 4000), default=16,
                    help='sample size: at least 4 videos (default: %(default)s)')
+    p.add_argument('--kinetics', action='store_true', help='the Kinetics path instead: a synthetic mirror with its faults and '
+                   'its YouTube, prepared by the Kinetics notebook with --source both')
     a = p.parse_args(argv)
     with exits('msasl-demo'):
+        if a.kinetics:
+            r = kinetics_demo(a.dir)
+            return print(describe_kinetics_dir(r['data_dir']) + f"\n\nframes drawn: {r['png']}\nexecuted notebook: {r['notebook']}")
         r = demo(a.dir, a.n_videos)
         print(describe_data_dir(r['data_dir'], imagenet=True))
         print('\nclips per split and subset:\n' + f"{'':<8}" + ''.join(f"{'all' if k == '' else 'MS-ASL' + str(k):>12}" for k in r['counts']['train']))

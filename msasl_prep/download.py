@@ -34,6 +34,9 @@ class WantedVideo:
     width:int
     height:int
     records:list = field(default_factory=list)
+    source_id:str|None = None   # the id in the url, when `video_id` names a section of it (default: `video_id`)
+    section:tuple|None = None   # `(start, end)` seconds: only these are fetched (None: the whole video)
+    def url(self, template:str)->str: return template.format(id=self.source_id or self.video_id)
 
 def wanted_videos(records:list, # valid records
                   splits=None, # keep only these splits
@@ -61,6 +64,8 @@ def validate_video(path, # a downloaded file
     "Manifest fields for `path`: status ('ok', 'too_short' or 'corrupt'), frames, fps, size, clips past the end, the comparison"
     try: index = index_video(path, decode=True)
     except VideoError as e: return dict(status='corrupt', reason=str(e))
+    if want.section is not None:                     # a section: it decodes, and what it holds is for its reader to cut
+        return dict(status='ok', reason='', frames=index.n_frames, fps=round(index.fps, 3), width=index.width, height=index.height)
     past = sum(r.end >= index.n_frames for r in want.records) if want.records else int(want.max_end >= index.n_frames)
     row = dict(frames=index.n_frames, fps=round(index.fps, 3), width=index.width, height=index.height,
                frames_needed=want.max_end + 1, clips=len(want.records), clips_past_end=past,
@@ -186,7 +191,7 @@ class Lane:
 
 def _row(want:WantedVideo, status:str, reason:str, attempts:int, t0:float, url:str, **extra)->dict:
     return dict(video_id=want.video_id, status=status, reason=reason, bytes=extra.pop('bytes', 0), attempts=attempts,
-                seconds=round(time.monotonic() - t0, 3), url=url, **extra)
+                seconds=round(time.monotonic() - t0, 3), url=url, **({'section': list(want.section)} if want.section else {}), **extra)
 
 def file_video(want:WantedVideo, # the video
                path:Path, # where it is now: `.incoming/` after a download, or already in VIDEOS
@@ -249,13 +254,13 @@ def fetch_video(want:WantedVideo, # the video
                )->dict|None:
     "Fetch, validate and file one video; its manifest row (None if the worker had to stop before it finished)"
     import yt_dlp
-    url,t0 = opts.url_template.format(id=want.video_id),time.monotonic()
+    url,t0 = want.url(opts.url_template),time.monotonic()
     here = folder/f"{want.video_id}.mp4"
     if here.is_file(): return file_video(want, here, folder, url, 0, t0, adopted=True)      # already in the folder: no request
     attempts = 0
     while (start := _turn(lane)) is not None:
         attempts += 1
-        try: path = lane.fetcher.fetch(want.video_id, want.height, url)
+        try: path = lane.fetcher.fetch(want.video_id, want.height, url, want.section)
         except _Stop: return None
         except (yt_dlp.utils.YoutubeDLError, RuntimeError, OSError) as e:
             if local_write_errno(e): raise write_error(e, f"{want.video_id} into {folder}") from e   # the disk, not the video
@@ -334,13 +339,13 @@ def _offline(detail:str, tried:int)->Offline:
     return Offline(f"{detail}; {what}. Is this machine online (or the mirror up)? msasl-doctor checks the network, the JavaScript "
                    f"runtime and cookies. Nothing was recorded: the same command starts over")
 
-def _done(row:dict|None, folder:Path, opts:DownloadOptions)->bool:
-    "Whether a manifest row means there is nothing to do for its video"
-    if row is None: return False
+def _done(row:dict|None, want:WantedVideo, folder:Path, opts:DownloadOptions)->bool:
+    "Whether `want`'s manifest row means there is nothing to do for it"
+    if row is None or row.get('section', None) != (list(want.section) if want.section else None): return False
     if row['status'] == 'ok':
         f = folder/f"{row['video_id']}.mp4"
         return f.is_file() and f.stat().st_size == row.get('bytes')
-    if row.get('retry') or row.get('url') != opts.url_template.format(id=row['video_id']): return False   # from another source
+    if row.get('retry') or row.get('url') != want.url(opts.url_template): return False   # from another source
     return row['status'] not in TRANSIENT and not opts.retry_failed
 
 def _tell_stderr(advice:str): print(f"msasl-download-videos: {advice}", file=sys.stderr, flush=True)
@@ -356,7 +361,8 @@ class _Run:
                 self.manifest.add(dict(video_id=None, record=f"{Path(p.file).name}[{p.index}]", status='bad_id',
                                        reason=p.detail, attempts=0))
         for problem in self.manifest.problems: tell(problem)
-        self.todo = [w for w in wanted if not _done(self.manifest.get(w.video_id), folder, opts)]
+        self.todo = [w for w in wanted if not _done(self.manifest.get(w.video_id), w, folder, opts)]
+        self.by_id = {w.video_id: w for w in self.todo}
         per_hour,sleep = opts.pacing()
         n = max(1, len(opts.source_address))
         self.plan = Pacer(per_hour, sleep).describe(-(-len(self.todo) // n),
@@ -392,7 +398,7 @@ class _Run:
         if isinstance(res, Lost):
             res = dict(video_id=vid, status='error',
                        reason=f"the worker fetching it died each time it was tried: {res.reason}",
-                       bytes=0, attempts=0, seconds=0.0, url=self.opts.url_template.format(id=vid), retry=True)
+                       bytes=0, attempts=0, seconds=0.0, url=self.by_id[vid].url(self.opts.url_template), retry=True)
         if res is None: return
         for advice in res.pop('advice', ()):
             if advice not in self.told: self.told.add(advice); self.tell(advice)

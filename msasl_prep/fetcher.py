@@ -8,6 +8,7 @@ import errno, functools, re, socket, subprocess, sys, threading, time
 from datetime import datetime
 from pathlib import Path
 from .files import append_whole
+from .video import ffmpeg_exe
 
 # %% auto #0
 __all__ = ['STATUSES', 'TRANSIENT', 'RETRY_NOW', 'ADVICE', 'DownloadError', 'plain', 'classify', 'unreachable', 'choose_format',
@@ -181,6 +182,17 @@ def js_runtime()->dict|None:
 
 class _Stop(Exception): "Raised from yt-dlp's progress hook to abandon a download"
 
+class _Sections:
+    "yt-dlp's `download_ranges` callable: the whole video, or the section `(start, end)` in seconds of the one being fetched"
+    def __init__(self): self.section = None
+    def __call__(self, info, ydl):
+        yield {} if self.section is None else {'start_time': self.section[0], 'end_time': self.section[1]}
+
+def _use_ffmpeg():
+    "Point yt-dlp at imageio-ffmpeg's binary in this thread: it asks a context variable, not its parameters, whether ffmpeg is there"
+    from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
+    FFmpegPostProcessor._ffmpeg_location.set(ffmpeg_exe())
+
 class Fetcher:
     "One worker's yt-dlp session: fetches videos into `.incoming/` one at a time, each named by our id whatever its url"
     def __init__(self, incoming:Path,
@@ -191,18 +203,22 @@ class Fetcher:
                 ):
         import yt_dlp
         self.incoming,self.selector,self.logger,self.address = incoming,FormatSelector(),_Logger(log),address
+        self.sections = _Sections()
         def hook(status):
             if stop.is_set(): raise _Stop()
         self.ydl = yt_dlp.YoutubeDL({**params, 'logger': self.logger, 'format': self.selector, 'progress_hooks': [hook],
+                                     'download_ranges': self.sections, 'ffmpeg_location': ffmpeg_exe(),
                                      'outtmpl': {'default': str(incoming/'%(msasl_video_id)s.%(ext)s')},
                                      **({'source_address': address} if address else {})})
 
     def fetch(self, video_id:str, # the id the file is named by
               height:int|None, # the annotated height: `choose_format` takes it, else the closest
               url:str, # where it is fetched from
+              section:tuple|None=None, # `(start, end)` in seconds: only these seconds, cut by ffmpeg from the stream (None: all)
              )->Path:
-        "Download `url` to `.incoming/<video_id>.mp4`; yt-dlp's exception on failure"
-        self.selector.height,self.logger.video_id = height,video_id
+        "Download `url` (or its `section`) to `.incoming/<video_id>.mp4`; yt-dlp's exception on failure"
+        self.selector.height,self.logger.video_id,self.sections.section = height,video_id,section
+        if section is not None: _use_ffmpeg()
         info = self.ydl.extract_info(url, download=True, extra_info={'msasl_video_id': video_id})
         path = Path(info.get('requested_downloads',
                              [{}])[0].get('filepath') or self.incoming/f"{video_id}.{info['ext']}")

@@ -50,32 +50,40 @@ def _plain(text:str)->str:
 def clip_frames(src, # a clip file
                 folder, # the clip's frame folder: written whole, or not at all
                 opts:FrameOptions=FrameOptions(),
+                seconds:float|None=None, # only the first `seconds` of the file (a section fetched with a margin; None: all)
                )->dict:
     "Write `folder/img_00001.jpg ...` from `src`; `{frames, fps, width, height}` of what was written, or `ClipError`"
     src,folder = Path(src),Path(folder)
     try: index = index_video(src)
     except VideoError as e: raise ClipError('unreadable_video', _plain(str(e))) from None
+    n,cut = index.n_frames,[]
+    if seconds is not None:                 # the frames that start before `seconds`: counted from the index, cut by count
+        num,den = index.time_base
+        n = sum((p - index.pts[0]) * num < seconds * den for p in index.pts)
+        cut = ['-t', f"{seconds:g}"] if opts.fps else ['-frames:v', n]
     tmp = folder.parent/f".{folder.name}.tmp"
     remove_tree(tmp)
     tmp.mkdir(parents=True)
     vf = ([f"fps={opts.fps:g}"] if opts.fps else []) + ([scale_filter(opts.short_side)] if opts.short_side else [])
     res = run_ffmpeg(['-nostdin', '-hide_banner', '-v', 'error', '-i', src, '-map', '0:v:0', *(['-vf', ','.join(vf)] if vf else []),
-                      '-fps_mode', 'cfr' if opts.fps else 'passthrough', '-q:v', opts.jpeg_quality, '-start_number', 1,
+                      '-fps_mode', 'cfr' if opts.fps else 'passthrough', *cut, '-q:v', opts.jpeg_quality, '-start_number', 1,
                       tmp/'img_%05d.jpg'], capture_output=True, text=True)
     if res.returncode and local_write_errno(res.stderr):                   # a full disk stops the run, it is no fault of the clip
         remove_tree(tmp)
         raise write_error(res.stderr, f"the frames of {folder.name}")
     images = sorted(tmp.glob('img_*.jpg'))
-    wanted = None if opts.fps else index.n_frames
+    wanted = None if opts.fps else n
     if res.returncode or not images or (wanted is not None and len(images) != wanted):
         remove_tree(tmp)
         why = _plain(res.stderr)[-300:]
-        raise ClipError('frames_missing', f"{src.name}: {len(images)} images of {index.n_frames} frames" + (f": {why}" if why else ''))
+        raise ClipError('frames_missing', f"{src.name}: {len(images)} images of {n} frames" + (f": {why}" if why else ''))
     from PIL import Image
     with Image.open(images[0]) as im: size = im.size
     if folder.exists(): remove_tree(folder)          # made before, with other options: replaced whole
     os.rename(tmp, folder)
-    return dict(frames=len(images), fps=round(opts.fps or index.fps, 3), width=size[0], height=size[1])
+    kept = index.pts[:n]                             # the rate of the frames written, not of a ragged margin after them
+    rate = (n - 1) / index.seconds(kept[-1] - kept[0]) if n > 1 and kept[-1] > kept[0] else index.fps
+    return dict(frames=len(images), fps=round(opts.fps or rate, 3), width=size[0], height=size[1])
 
 # %% ../nbs/12a_kinetics_frames.ipynb #3a9f7916
 @dataclass
@@ -84,9 +92,19 @@ class ShardResult:
     shard:str
     made:dict=field(default_factory=dict)      # clip name -> `clip_frames` result
     failed:dict=field(default_factory=dict)    # clip name -> (reason, detail)
-    kept:list=field(default_factory=list)      # clips whose folders were there already
+    kept:list=field(default_factory=list)      # clips whose folders were there already (in `made` too, as they are)
     others:int=0                               # members that are not clips of the annotation
     broken:str|None=None                       # why the archive could not be read to its end (None: it was)
+
+def _as_made(src:Path, folder:Path, opts:FrameOptions)->dict|None:
+    "What `clip_frames` said when it made `folder` from `src`, if the folder is there (made by a run stopped before it noted it)"
+    images = sorted(folder.glob('img_*.jpg')) if folder.is_dir() else []
+    if not images: return None
+    try: index = index_video(src)
+    except VideoError as e: raise ClipError('unreadable_video', _plain(str(e))) from None
+    from PIL import Image
+    with Image.open(images[0]) as im: size = im.size
+    return dict(frames=len(images), fps=round(opts.fps or index.fps, 3), width=size[0], height=size[1])
 
 def shard_frames(shard, # a .tar.gz of clip files
                  clips:set, # the names (`<id>_<start>_<end>`) of the clips wanted from it
@@ -106,11 +124,10 @@ def shard_frames(shard, # a .tar.gz of clip files
                 if not m.isfile() or not m.name.endswith('.mp4') or name not in clips:
                     out.others += m.isfile()
                     continue
-                if (rawframes/name).is_dir():
-                    out.kept.append(name)
-                    continue
                 with tar.extractfile(m) as f, open(tmp, 'wb') as w: shutil.copyfileobj(f, w, 1 << 20)
-                try: out.made[name] = clip_frames(tmp, rawframes/name, opts)
+                try:
+                    if (made := _as_made(tmp, rawframes/name, opts)) is not None: out.kept.append(name)
+                    out.made[name] = made or clip_frames(tmp, rawframes/name, opts)
                 except ClipError as e: out.failed[name] = (e.reason, e.detail)
     except (tarfile.TarError, EOFError, zlib.error) as e:
         out.broken = f"{shard.name}: {type(e).__name__}: {e}"

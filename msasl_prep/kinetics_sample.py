@@ -18,11 +18,14 @@ __all__ = ['CLASSES', 'make_kinetics_sample', 'shard_lists', 'MirrorHandler', 'M
 CLASSES = ('abseiling', 'air drumming', 'zumba')
 _ID = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_'
 
-def _encode(path:Path, fps:int, size:tuple, seconds:float=1, noise:int=0):
+def _encode(path:Path, fps:int, size:tuple, seconds:float=1, noise:int=0,
+            gop:int=10, bframes:int=0, # keyframe interval and B-frames (a YouTube video: a keyframe every 2 s, B-frames)
+           ):
     w,h = size
     grain = f",noise=alls={noise}:allf=t" if noise else ''      # film grain: bytes a second like a real video's, not a test pattern's
+    box = (0, 0, 0.25, 0.25) if noise else (0, 0, 1, 1)           # with grain: the mark in a corner
     res = run_ffmpeg(['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', f"testsrc2=size={w}x{h}:rate={fps}:duration={seconds:g}",
-                      '-vf', mark_filter((0, 0, 0.25, 0.25) if noise else (0, 0, 1, 1), w, h) + grain,   # with grain: the mark in a corner '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10',
+                      '-vf', mark_filter(box, w, h) + grain, '-c:v', 'libx264', '-preset', 'ultrafast', '-g', gop, '-bf', bframes,
                       '-pix_fmt', 'yuv420p', path], capture_output=True, text=True)
     if res.returncode: raise RuntimeError(f"ffmpeg could not make a sample clip: {res.stderr[-300:]}")
     return path.read_bytes()
@@ -43,18 +46,19 @@ def make_kinetics_sample(folder, # written: annotations/, mirror/, sample.json
                          faults:bool=True, # the four faults (without: every clip in a sound shard)
                          noise:int=0, # grain over the picture (0-100), for clips as large as real ones
                         )->dict:
-    "A small Kinetics mirror with its CSVs and its faults; returns what `sample.json` says"
+    "A small Kinetics mirror with its CSVs, its faults, and the whole videos of two clips it lacks; returns what `sample.json` says"
     folder,rng = Path(folder),random.Random(seed)
     per_split = per_split or {'train': 8, 'val': 5, 'test': 3}
     (folder/'annotations').mkdir(parents=True, exist_ok=True)
     scratch = folder/'.clips'
     scratch.mkdir(exist_ok=True)
-    clips,shards,found = {},{},{'not_in_mirror': [], 'corrupt_member': [], 'truncated': [], 'missing_shard': []}
+    clips,shards,found = {},{},{'not_in_mirror': [], 'corrupt_member': [], 'truncated': [], 'missing_shard': [], 'on_youtube': []}
     for split,n in per_split.items():
         rows = []
         for i in range(n):
             vid = ''.join(rng.choice(_ID) for _ in range(11))
             start = rng.randrange(0, 300)
+            if faults and i == n - 1 and split != 'test': start = 3 + start % 20     # on the loopback YouTube: a short video
             label = CLASSES[i % len(CLASSES)]
             rows.append((label, vid, start, start + 10, split))
             clips[clip_name(vid, start, start + 10)] = dict(split=split, label=label, fps=(25, 30)[i % 2],
@@ -66,6 +70,7 @@ def make_kinetics_sample(folder, # written: annotations/, mirror/, sample.json
         (folder/'annotations'/f"{split}.csv").write_text('\n'.join(lines) + '\n')
         names = [clip_name(v, s, e) for _,v,s,e,_ in rows]
         if faults: found['not_in_mirror'].append(names.pop())           # the last clip of each split is in no shard
+        if faults and split != 'test': found['on_youtube'].append(found['not_in_mirror'][-1])   # ... and its video is on YouTube
         for k in range(0, len(names), per_shard):
             shards[f"k700_2020_{split}_{k // per_shard}.tar.gz"] = names[k:k + per_shard]
     corrupt = shards['k700_2020_train_0.tar.gz'][1] if faults else None
@@ -85,6 +90,10 @@ def make_kinetics_sample(folder, # written: annotations/, mirror/, sample.json
         path.parent.mkdir(parents=True, exist_ok=True)
         _tar(path, members)
         if shard in found['truncated']: path.write_bytes(path.read_bytes()[:path.stat().st_size * 2 // 3])
+    for name in found['on_youtube']:                                 # the whole video: 3 to 22 s before the clip, 4 s after
+        c,(vid,end) = clips[name],(name[:11], int(name[-6:]))
+        (folder/'youtube').mkdir(exist_ok=True)
+        _encode(folder/'youtube'/f"{vid}.mp4", c['fps'], c['size'], end + 4, gop=2 * c['fps'], bframes=2)
     for p in scratch.iterdir(): p.unlink()
     scratch.rmdir()
     desc = dict(seed=seed, classes=list(CLASSES), clips=clips, shards=shards, faults=found)

@@ -4,21 +4,25 @@
 
 # %% ../nbs/04c_manifest.ipynb #02ec7ab0
 from __future__ import annotations
-import json, threading
+import json, re, threading
 from collections import Counter
 from pathlib import Path
 from .annotations import is_video_id, SPLITS, TOPK
 from .files import write_atomic, append_whole, stop_on_disk_failure
 
 # %% auto #0
-__all__ = ['Manifest', 'summarize', 'format_download_summary']
+__all__ = ['is_section_name', 'Manifest', 'summarize', 'format_download_summary']
 
 # %% ../nbs/04c_manifest.ipynb #738410ee
 def _row_key(row)->str|None:
     "The key of a manifest row: its video id, or the annotation record of a bad id; None if `row` is not a manifest row"
     if not isinstance(row, dict) or not isinstance(row.get('status'), str): return None
     key = row.get('video_id') or row.get('record')
-    return key if isinstance(key, str) and (is_video_id(key) or row['status'] == 'bad_id') else None
+    return key if isinstance(key, str) and (is_video_id(key) or is_section_name(key) or row['status'] == 'bad_id') else None
+
+def is_section_name(name:str)->bool:
+    "Whether `name` names a section of a video as Kinetics names its clips: `<id>_<start:06d>_<end:06d>`"
+    return bool(re.fullmatch(r'[A-Za-z0-9_-]{11}_\d{6}_\d{6}', name))
 
 class Manifest:
     "The rows of `VIDEOS/manifest.jsonl`, one per video id (per annotation record for bad ids)"

@@ -11,22 +11,27 @@ from .options import OptionError, describe_number, number_problem
 from .annotations import SPLITS, TOPK
 
 # %% auto #0
-__all__ = ['PARAMETERS', 'KERNEL', 'RunError', 'pipeline_notebook', 'parse_value', 'check_parameters', 'notebook_parameters',
-           'run_pipeline', 'this_python_kernel', 'describe_data_dir', 'demo']
+__all__ = ['NOTEBOOKS', 'PARAMETERS', 'KINETICS_PARAMETERS', 'KERNEL', 'RunError', 'pipeline_notebook', 'parse_value',
+           'check_parameters', 'notebook_parameters', 'run_pipeline', 'this_python_kernel', 'describe_data_dir', 'demo',
+           'kinetics_demo']
 
 # %% ../nbs/10_run.ipynb #9c5b5471
 class RunError(Exception):
     "The pipeline cannot be run; the message says why"
 
-def pipeline_notebook()->Path:
-    "The pipeline notebook: the clone's `nbs/pipeline.ipynb` in an editable install, else the copy shipped in the package"
+NOTEBOOKS = ('pipeline', 'kinetics')   # MS-ASL; Kinetics for pre-training
+
+def pipeline_notebook(name:str='pipeline', # one of `NOTEBOOKS`
+                     )->Path:
+    "The notebook `name`: the clone's `nbs/<name>.ipynb` in an editable install, else the copy shipped in the package"
     from importlib.resources import files
     import msasl_prep
-    clone = Path(msasl_prep.__file__).resolve().parent.parent/'nbs'/'pipeline.ipynb'
+    if name not in NOTEBOOKS: raise RunError(f"no notebook {name!r}: the notebooks are {', '.join(NOTEBOOKS)}")
+    clone = Path(msasl_prep.__file__).resolve().parent.parent/'nbs'/f"{name}.ipynb"
     if clone.is_file(): return clone
-    shipped = files('msasl_prep')/'pipeline.ipynb'
+    shipped = files('msasl_prep')/f"{name}.ipynb"
     if shipped.is_file(): return Path(str(shipped))
-    raise RunError(f"no pipeline notebook in {Path(msasl_prep.__file__).parent} or {clone.parent}: reinstall msasl-prep")
+    raise RunError(f"no {name} notebook in {Path(msasl_prep.__file__).parent} or {clone.parent}: reinstall msasl-prep")
 
 def parse_value(text:str):
     "A parameter value from the command line: JSON if it parses (numbers, lists, null, true), else a Python literal (None, False, [100, 200]), else the string"
@@ -87,12 +92,31 @@ PARAMETERS = { # name: (what it must be, the check)
     'dask': ('null, local, local:N or a Dask scheduler address like tcp://host:8786', lambda v: v is None or _dask_address(v)),
 }
 
-def check_parameters(params:dict, # pipeline parameters by name
+def _source(v)->bool:
+    from msasl_prep.kinetics_prepare import SOURCES
+    return v in SOURCES
+
+KINETICS_PARAMETERS = { # the Kinetics notebook's: name: (what it must be, the check)
+    **{k: PARAMETERS[k] for k in ('data_dir', 'splits', 'url_template', 'cookies', 'max_per_hour', 'breaker', 'seed', 'dask')},
+    'annotation_dir': ('null or a folder path', lambda v: v is None or _path(v)),
+    'shard_lists': ("a list of the mirror's *_path.txt files or URLs", lambda v: isinstance(v, list) and all(_path(x) for x in v)),
+    'source': ("'mirror', 'youtube' or 'both'", _source),
+    'workers': _count(1, 256),
+    'short_side': _count(0, 8192),
+    'fps': (f"null or {describe_number(1, 240)}", lambda v: v is None or number_problem(v, 1, 240) is None),
+    'jpeg_quality': _count(2, 31),
+    'keep_shards': ('true or false', lambda v: isinstance(v, bool)),
+    'n_show': _count(0, 200),
+}
+
+def check_parameters(params:dict, # the notebook's parameters by name
+                     notebook:str='pipeline', # whose: one of `NOTEBOOKS`
                     )->dict:
-    "`params` if every value is of the kind the pipeline expects, else `RunError` naming the first that is not"
+    "`params` if every value is of the kind the notebook expects, else `RunError` naming the first that is not"
+    table = KINETICS_PARAMETERS if notebook == 'kinetics' else PARAMETERS
     for name,value in params.items():
-        if name not in PARAMETERS: raise RunError(f"unknown parameter {name}; the notebook takes {', '.join(PARAMETERS)}")
-        what,ok = PARAMETERS[name]
+        if name not in table: raise RunError(f"unknown parameter {name}; the notebook takes {', '.join(table)}")
+        what,ok = table[name]
         if not ok(value): raise RunError(f"parameter {name} must be {what}, got {json.dumps(value)[:80]}")
     return params
 
@@ -108,20 +132,22 @@ def notebook_parameters(nb:Path|None=None, # a notebook with a `parameters` cell
 def run_pipeline(data_dir, # DATA_DIR
                  parameters:dict|None=None, # notebook parameters (names of its `parameters` cell)
                  progress:bool=True, # papermill's progress bar over cells
+                 notebook:str='pipeline', # which: 'pipeline' (MS-ASL) or 'kinetics'
                 )->Path:
-    "Execute the pipeline notebook for `data_dir`; returns the executed notebook's path"
+    "Execute the notebook for `data_dir`; returns the executed notebook's path"
     try: import papermill as pm
     except ImportError: raise RunError("papermill is not installed: pip install -e \".[dev]\"") from None
-    nb = pipeline_notebook()
+    nb = pipeline_notebook(notebook)
     params = {'data_dir': str(data_dir), **(parameters or {})}
     unknown = sorted(set(params) - set(notebook_parameters(nb)))
     if unknown: raise RunError(f"unknown parameter(s) {', '.join(unknown)}; the notebook takes {', '.join(sorted(notebook_parameters(nb)))}")
-    check_parameters(params)
+    check_parameters(params, notebook)
     for name in ('data_dir', 'annotation_dir', 'imagenet_root', 'cookies'):   # relative to where the user is, not DATA_DIR where it runs
         if params.get(name) is not None: params[name] = os.path.abspath(params[name])
+    if params.get('shard_lists'): params['shard_lists'] = [p if '://' in p else os.path.abspath(p) for p in params['shard_lists']]
     data = Path(params['data_dir'])
     (data/'reports').mkdir(parents=True, exist_ok=True)
-    out = data/'reports'/f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
+    out = data/'reports'/f"{notebook}-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
     try:
         with this_python_kernel() as kernel:
             pm.execute_notebook(str(nb), str(out), parameters=params, progress_bar=progress, cwd=str(data),
@@ -218,3 +244,19 @@ def demo(folder='msasl-demo', # where the sample and DATA_DIR go
                                                                      1000)} for s in ('train', 'val', 'test')}
     return dict(notebook=str(nb), data_dir=str(data), counts=counts,
                 pngs=sorted(str(p) for p in (m/'checks').glob('*.png')))
+
+def kinetics_demo(folder='msasl-demo', # where the sample (FOLDER/kinetics-sample) and DATA_DIR go
+                  progress:bool=True,
+                 )->dict:
+    "Make the synthetic Kinetics mirror and its YouTube, serve both on loopback, run the Kinetics notebook on them; paths and counts"
+    from msasl_prep.kinetics_sample import make_kinetics_sample, MirrorServer, shard_lists
+    from msasl_prep.loopback import VideoServer
+    folder = Path(folder).resolve()
+    data,sample = folder/'data',folder/'kinetics-sample'
+    make_kinetics_sample(sample)
+    with MirrorServer(sample) as mirror, VideoServer(sample/'youtube') as youtube:
+        nb = run_pipeline(data, dict(annotation_dir=str(sample/'annotations'), shard_lists=[str(p) for p in shard_lists(sample, mirror.base)],
+                                     source='both', url_template=youtube.url_template, n_show=8), progress=progress, notebook='kinetics')
+    root = data/'kinetics700'
+    return dict(notebook=str(nb), data_dir=str(data), lists={p.name: sum(1 for _ in open(p)) for p in sorted(root.glob('*3.txt'))},
+                png=str(root/'checks'/'kinetics_grid.png'))

@@ -1,9 +1,10 @@
-"Kinetics from a mirror, as a user runs it: `msasl-kinetics` against the synthetic mirror served on 127.0.0.1 (issue 20)."
+"Kinetics as a user runs it: `msasl-kinetics` against the synthetic mirror and its YouTube, both served on 127.0.0.1 (issue 20)."
 import hashlib, json, shutil, signal, subprocess, time
 from pathlib import Path
 import pytest
 from conftest import run
 from msasl_prep.kinetics_sample import make_kinetics_sample, MirrorServer, shard_lists
+from msasl_prep.loopback import VideoServer
 from msasl_prep.marks import decode_mark
 
 @pytest.fixture(scope='module')
@@ -106,11 +107,74 @@ def test_strict_and_user_errors(mirror, clean, tmp_path):
     assert res.returncode == 2 and '--short-side' in res.stderr, res.stderr
     assert not (tmp_path/'x').exists()                                 # nothing written for a user error
 
-def test_threads_and_dask_give_the_same_output(mirror, clean, tmp_path):
+@pytest.fixture(scope='module')
+def youtube(mirror):
+    "The sample's YouTube: whole videos of two of the clips the mirror lacks"
+    with VideoServer(mirror[0]/'youtube') as srv: yield srv
+
+@pytest.fixture(scope='module')
+def both(mirror, youtube, tmp_path_factory):
+    "One complete run with --source both"
+    folder, desc, lists, _ = mirror
+    out = tmp_path_factory.mktemp('both')
+    res = run(*command(folder, lists, out, '-j', '2', '--source', 'both', '--url-template', youtube.url_template))
+    assert res.returncode == 0, res.stderr
+    return out, res
+
+def test_sections_from_youtube_are_the_frames_of_their_seconds(mirror, youtube, both, tmp_path):
+    folder, desc, lists, _ = mirror
+    out, res = both
+    rep, f = report(out), desc['faults']
+    assert '12 of 16 clips have their frames' in res.stdout and 'YouTube sections: 6 clips; ok 2, unavailable 4' in res.stdout, res.stdout
+    for name in f['on_youtube']:                                   # frame k of the clip is the video's frame at start + k / fps
+        r, fps, start, end = rep[name], desc['clips'][name]['fps'], int(name[-13:-7]), int(name[-6:])
+        imgs = sorted((out/'kinetics700'/'rawframes'/name).iterdir())
+        assert (r['status'], r['source'], r['frames'], r['fps']) == ('ok', 'youtube', (end - start) * fps, fps), r
+        assert [decode_mark(p) for p in imgs] == list(range(start * fps, end * fps))
+    nowhere = rep[(set(f['not_in_mirror']) - set(f['on_youtube'])).pop()]
+    assert nowhere['reason'] == 'unavailable' and nowhere['detail'].endswith('mirror: shard_unread'), nowhere
+    assert rep[f['corrupt_member'][0]]['reason'] == 'unavailable'      # asked of YouTube too, which lacks it
+    lines = (out/'kinetics700'/'train3.txt').read_text().split('\n')
+    assert any(l.startswith(f['on_youtube'][0] + ' ') for l in lines)
+    assert not any((out/'kinetics700'/'youtube').glob('*.mp4'))     # sections cut, then deleted
+    shutil.copytree(out, tmp_path/'o')
+    before = len(youtube.requests)
+    res = run(*command(folder, lists, tmp_path/'o', '--source', 'both', '--url-template', youtube.url_template))
+    assert res.returncode == 0 and len(youtube.requests) == before, res.stderr   # nothing asked again: done, or gone for good
+    assert_same_output(tmp_path/'o', out)
+
+def test_kill_during_the_youtube_part_and_rerun(mirror, youtube, both, tmp_path):
+    folder, desc, lists, _ = mirror
+    out, _ = both
+    cmd = command(folder, lists, tmp_path, '-j', '1', '--source', 'both', '--url-template', youtube.url_template)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    manifest, deadline = tmp_path/'kinetics700'/'youtube'/'manifest.jsonl', time.time() + 120
+    while time.time() < deadline and '"ok"' not in (manifest.read_text() if manifest.exists() else ''): time.sleep(0.005)
+    p.send_signal(signal.SIGKILL); p.wait()
+    assert manifest.exists(), 'the run was killed before its YouTube part'
+    res = run(*cmd)
+    assert res.returncode == 0, res.stderr
+    assert_same_output(tmp_path, out)
+    assert report(tmp_path) == report(out)
+
+def test_youtube_alone_and_offline(mirror, youtube, tmp_path):
+    folder, desc, lists, _ = mirror
+    res = run('msasl-kinetics', str(tmp_path/'y'), '--annotation', str(folder/'annotations'), '--source', 'youtube',
+              '--url-template', youtube.url_template, '-q', '--splits', 'train', 'test')
+    assert res.returncode == 0 and '1 of 11 clips have their frames' in res.stdout, res.stdout + res.stderr
+    assert 'shards:' not in res.stdout and (tmp_path/'y'/'kinetics700'/'train3.txt').read_text().startswith(desc['faults']['on_youtube'][0])
+    res = run('msasl-kinetics', str(tmp_path/'z'), '--annotation', str(folder/'annotations'), '-q')
+    assert res.returncode == 2 and res.stderr.count('\n') == 1 and '--shard-lists' in res.stderr, res.stderr
+    res = run(*command(folder, lists, tmp_path/'o', '--source', 'both', '--url-template', 'http://127.0.0.1:9/{id}.mp4'))
+    assert res.returncode == 2 and res.stderr.count('\n') == 1 and 'msasl-doctor' in res.stderr, res.stderr
+    assert '10 of 16 clips have their frames' in res.stdout            # the mirror's work is kept, listed and reported
+    assert len((tmp_path/'o'/'kinetics700'/'train3.txt').read_text().splitlines()) == 5
+
+def test_threads_and_dask_give_the_same_output(mirror, youtube, both, tmp_path):
     pytest.importorskip('distributed')
     folder, desc, lists, _ = mirror
-    out, _ = clean
-    res = run(*command(folder, lists, tmp_path, '--dask', 'local:2'))
+    out, _ = both
+    res = run(*command(folder, lists, tmp_path, '--dask', 'local:2', '--source', 'both', '--url-template', youtube.url_template))
     assert res.returncode == 0, res.stderr
     assert_same_output(tmp_path, out)
 
