@@ -11,7 +11,7 @@ from pathlib import Path
 from .annotations import AnnotationError, SPLITS
 from .files import OutputLock, append_whole, stop_on_disk_failure, write_atomic
 from .cluster import connect, worker_cache
-from .kinetics import KineticsAnnotations, load_kinetics
+from .kinetics import KineticsAnnotations
 from .kinetics_frames import FrameOptions, shard_frames
 from .kinetics_mirror import ShardError, fetch_shard, shard_name, shard_urls
 from .kinetics_youtube import fetch_sections
@@ -22,7 +22,7 @@ from .options import OptionError
 
 # %% auto #0
 __all__ = ['MANIFEST', 'REPORT', 'WANTED', 'OPTIONS', 'SECTIONS', 'SOURCES', 'shard_task', 'write_kinetics_lists',
-           'prepare_kinetics', 'format_kinetics_summary', 'msasl_kinetics']
+           'prepare_kinetics', 'format_kinetics_summary', 'shard_list_text']
 
 # %% ../nbs/12d_kinetics_prepare.ipynb #1ad94e7e
 MANIFEST,REPORT,WANTED,OPTIONS = 'shards.jsonl','kinetics_report.jsonl','.wanted.txt','.frame-options.json'
@@ -204,55 +204,9 @@ def format_kinetics_summary(s:dict)->str:
     return '\n'.join(out)
 
 # %% ../nbs/12d_kinetics_prepare.ipynb #dfa30bdc
-def _list_text(where:str)->str:
+def shard_list_text(where:str)->str:
     "A shard list's text, from a file or a URL"
     from msasl_prep.release import _fetch
     if '://' in where: return _fetch(where, limit=64 * 2**20).decode('utf-8', errors='replace')
     try: return Path(where).read_text(encoding='utf-8', errors='replace')
     except OSError as e: raise ShardError('bad_list', f"{where}: {e.strerror or e}") from None
-
-def msasl_kinetics(argv:list|None=None):
-    "Console entry point of `msasl-kinetics`"
-    from msasl_prep.cli import _DASK_HELP, _Parser, _SEED, _number, _options, _runner, _say, _network_args, _pacing_args, exits
-    p = _Parser(prog='msasl-kinetics', description="Prepare Kinetics (700; or 400, 600) as the training configs read it, from "
-                "the CVDF mirror's shards and, for what the mirror lacks, sections of the YouTube videos: "
-                "DATA_DIR/kinetics700/rawframes/<clip>/img_00001.jpg ... at a short side of 256, "
-                "and the lists train700.txt, val700.txt, test700.txt beside rawframes.")
-    p.add_argument('data_dir', help='DATA_DIR: everything goes to DATA_DIR/kinetics700/')
-    p.add_argument('--annotation', required=True, metavar='DIR', help='the folder holding train.csv, val.csv, test.csv')
-    p.add_argument('--shard-lists', nargs='+', default=[], metavar='FILE',
-                   help="the mirror's k700_2020_<split>_path.txt lists (files or URLs); needed unless --source youtube")
-    p.add_argument('--source', choices=SOURCES, default='mirror',
-                   help="where clips come from: the mirror, YouTube (each clip's seconds only), or both: YouTube for the clips "
-                   "the mirror lacks or holds damaged (default: %(default)s)")
-    p.add_argument('--splits', nargs='+', choices=SPLITS, default=list(SPLITS), help='the splits to prepare (default: all)')
-    p.add_argument('-j', '--workers', type=_number(int, 1, 256), default=2,
-                   help='shards (or YouTube sections) at once, here (default: %(default)s)')
-    p.add_argument('--dask', metavar='ADDRESS', help=_DASK_HELP.replace('each video', 'each shard and each section'))
-    p.add_argument('--short-side', type=_number(int, 0, 8192), default=256, help='images\' shorter side, 0: as the source (default: %(default)s)')
-    p.add_argument('--fps', type=_number(float, 1, 240), help='resample to this frame rate (default: every frame)')
-    p.add_argument('--jpeg-quality', type=_number(int, 2, 31), default=2, help="ffmpeg's -q:v, 2 (best) to 31 (default: %(default)s)")
-    p.add_argument('--keep-shards', action='store_true',
-                   help='keep the shards (and sections) in DATA_DIR/kinetics700/shards/ (youtube/) after reading them')
-    p.add_argument('--seed', type=_SEED, default=0, help='train list shuffle seed (default: %(default)s)')
-    p.add_argument('--strict', action='store_true', help='exit 1 when a clip of the annotation has no frames')
-    p.add_argument('-q', '--quiet', action='store_true', help='no progress bar')
-    g = p.add_argument_group('YouTube (with --source youtube or both): the options of msasl-download-videos')
-    _network_args(g)
-    _pacing_args(g)
-    g.add_argument('--retry-failed', action='store_true', help='also retry clips whose sections failed permanently before')
-    a = p.parse_args(argv)
-    if a.source != 'youtube' and not a.shard_lists: p.error(f"--source {a.source} needs --shard-lists (the mirror's *_path.txt files)")
-    with exits('msasl-kinetics'):
-        try: urls = shard_urls({f: _list_text(f) for f in a.shard_lists})
-        except ShardError as e: _say('msasl-kinetics', e.detail, 2)
-        ann = load_kinetics(a.annotation, a.splits)
-        opts,dl = FrameOptions(a.short_side, a.fps, a.jpeg_quality),_options(DownloadOptions, a)
-        with _runner(a) as runner:
-            try: s = prepare_kinetics(a.data_dir, ann, urls, opts, a.splits, a.workers, runner, a.keep_shards, a.seed, not a.quiet,
-                                      a.source, dl)
-            except (DownloadError, CircuitOpen) as e:           # YouTube stopped: what was made is in the report and lists
-                if getattr(e, 'summary', None): print(format_kinetics_summary(e.summary))
-                raise
-        print(format_kinetics_summary(s))
-        if a.strict and s['ok'] < s['clips']: sys.exit(1)
