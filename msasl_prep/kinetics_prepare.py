@@ -166,8 +166,10 @@ def prepare_kinetics(data_dir, # DATA_DIR: everything goes to DATA_DIR/kinetics7
         if source != 'mirror':
             made = {r['clip'] for r in report if r['status'] == 'ok'} | {n for n,r in yt.items() if r['status'] == 'ok'
                                                                       and (root/'rawframes'/n).is_dir()}
-            try: yt |= fetch_sections(root, [c for c in clips if c.name not in made], run, opts, dl, keep_shards, root/SECTIONS,
-                                      progress, tell or (lambda a: print(f"msasl-kinetics: {a}", file=sys.stderr, flush=True)))
+            need = [c for c in clips if c.name not in made]
+            try:
+                if need: fetch_sections(root, need, run, opts, dl, keep_shards, root/SECTIONS, progress,
+                                        tell or (lambda a: print(f"msasl-kinetics: {a}", file=sys.stderr, flush=True)))
             except (DownloadError, CircuitOpen) as e: stopped = e            # the report and lists are still written
             yt = {r['clip']: r for r in _rows(root/SECTIONS)}
             with stop_on_disk_failure(f"the section rows in {root}"): write_atomic(root/SECTIONS, ''.join(json.dumps(r) + '\n' for r in yt.values()))
