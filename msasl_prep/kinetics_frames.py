@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from .files import local_write_errno, remove_tree, write_error
 from .options import check_number
-from .video import VideoError, index_video, run_ffmpeg
+from .video import VideoError, index_video, packet_index, run_ffmpeg
 
 # %% auto #0
 __all__ = ['CLIP_REASONS', 'FrameOptions', 'scale_filter', 'ClipError', 'clip_frames', 'ShardResult', 'shard_frames']
@@ -54,10 +54,10 @@ def clip_frames(src, # a clip file
                )->dict:
     "Write `folder/img_00001.jpg ...` from `src`; `{frames, fps, width, height}` of what was written, or `ClipError`"
     src,folder = Path(src),Path(folder)
-    try: index = index_video(src)
-    except VideoError as e: raise ClipError('unreadable_video', _plain(str(e))) from None
-    n,cut = index.n_frames,[]
+    index,cut = None,[]
     if seconds is not None:                 # the frames that start before `seconds`: counted from the index, cut by count
+        try: index = index_video(src)
+        except VideoError as e: raise ClipError('unreadable_video', _plain(str(e))) from None
         num,den = index.time_base
         n = sum((p - index.pts[0]) * num < seconds * den for p in index.pts)
         cut = ['-t', f"{seconds:g}"] if opts.fps else ['-frames:v', n]
@@ -65,12 +65,19 @@ def clip_frames(src, # a clip file
     remove_tree(tmp)
     tmp.mkdir(parents=True)
     vf = ([f"fps={opts.fps:g}"] if opts.fps else []) + ([scale_filter(opts.short_side)] if opts.short_side else [])
+    listing = ['-map', '0:v:0', '-c', 'copy', '-f', 'framecrc', '-'] if index is None else []   # the packet index, in the same run
     res = run_ffmpeg(['-nostdin', '-hide_banner', '-v', 'error', '-i', src, '-map', '0:v:0', *(['-vf', ','.join(vf)] if vf else []),
                       '-fps_mode', 'cfr' if opts.fps else 'passthrough', *cut, '-q:v', opts.jpeg_quality, '-start_number', 1,
-                      tmp/'img_%05d.jpg'], capture_output=True, text=True)
+                      tmp/'img_%05d.jpg', *listing], capture_output=True, text=True)
     if res.returncode and local_write_errno(res.stderr):                   # a full disk stops the run, it is no fault of the clip
         remove_tree(tmp)
         raise write_error(res.stderr, f"the frames of {folder.name}")
+    if index is None:
+        try: index = packet_index(src, res.stdout) or index_video(src)      # unusable timestamps: index_video decodes to count
+        except VideoError as e:
+            remove_tree(tmp)
+            raise ClipError('unreadable_video', _plain(str(e))) from None
+        n = index.n_frames
     images = sorted(tmp.glob('img_*.jpg'))
     wanted = None if opts.fps else n
     if res.returncode or not images or (wanted is not None and len(images) != wanted):
@@ -111,6 +118,7 @@ def shard_frames(shard, # a .tar.gz of clip files
                  rawframes, # the folder of clip frame folders
                  opts:FrameOptions=FrameOptions(),
                  scratch=None, # where one member at a time is copied out (default: beside the shard)
+                 fileobj=None, # read the shard's bytes from this instead (a shard being fetched: `kinetics_mirror.ShardStream`)
                 )->ShardResult:
     "Read `shard` as a stream and make the frame folder of every wanted clip it holds; a folder already there is kept"
     shard,rawframes = Path(shard),Path(rawframes)
@@ -118,7 +126,8 @@ def shard_frames(shard, # a .tar.gz of clip files
     out = ShardResult(shard.name)
     tmp = scratch/f".{shard.name}.member"
     try:
-        with tarfile.open(shard, mode='r|gz') as tar:
+        scratch.mkdir(parents=True, exist_ok=True)
+        with (tarfile.open(fileobj=fileobj, mode='r|gz') if fileobj is not None else tarfile.open(shard, mode='r|gz')) as tar:
             for m in tar:
                 name = Path(m.name).name.removesuffix('.mp4')
                 if not m.isfile() or not m.name.endswith('.mp4') or name not in clips:

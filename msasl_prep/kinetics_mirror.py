@@ -4,14 +4,14 @@
 
 # %% ../nbs/12b_kinetics_mirror.ipynb #7d20317f
 from __future__ import annotations
-import os, re, time
+import os, re, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 from .files import local_write_errno, write_error
 
 # %% auto #0
-__all__ = ['SHARD_LISTS', 'ShardError', 'shard_name', 'read_shard_list', 'shard_urls', 'Fetched', 'fetch_shard']
+__all__ = ['SHARD_LISTS', 'ShardError', 'shard_name', 'read_shard_list', 'shard_urls', 'Fetched', 'fetch_shard', 'ShardStream']
 
 # %% ../nbs/12b_kinetics_mirror.ipynb #727fc382
 class ShardError(Exception):
@@ -65,6 +65,7 @@ def fetch_shard(url:str, # the shard's URL (http, https or file)
                 folder, # where it goes, under its own name
                 timeout:float=60, # seconds without a byte
                 chunk:int=1 << 20,
+                opened=None, # called with the part file's path once it is open for the bytes of this transfer
                )->Fetched:
     "Fetch `url` into `folder`, resuming a part left by a broken transfer; the file is under its name only when whole"
     from urllib.request import Request, urlopen
@@ -88,6 +89,7 @@ def fetch_shard(url:str, # the shard's URL (http, https or file)
                 have = 0                                                 # the whole file again: start over
                 total = int(r.headers['Content-Length']) if r.headers.get('Content-Length') else None
             with open(part, 'ab' if have else 'wb') as f:
+                if opened: opened(part)
                 while data := r.read(chunk):
                     f.write(data)
                     moved += len(data)
@@ -104,3 +106,35 @@ def fetch_shard(url:str, # the shard's URL (http, https or file)
         raise ShardError('short', f"{url}: {size:,} of {total:,} bytes (the transfer stopped early; a rerun resumes)")
     os.replace(part, dest)
     return Fetched(dest, 'resumed' if have else 'fetched', size, moved)
+
+class ShardStream:
+    "A shard read while it is fetched: `read` gives its bytes in order as they arrive (waiting for them), and the end when the fetch ends"
+    def __init__(self, url:str, folder, # as `fetch_shard` takes them
+                 timeout:float=60, poll:float=0.02):
+        self.poll,self.file,self.got,self.error = poll,None,None,None
+        self.ready,self.done = threading.Event(),threading.Event()
+        self.thread = threading.Thread(target=self._fetch, args=(url, folder, timeout), daemon=True, name='shard-fetch')
+        self.thread.start()
+    def _opened(self, path:Path):
+        self.file = open(path, 'rb')                                     # before a byte is written, so the rename at the end cannot race it
+        self.ready.set()
+    def _fetch(self, url, folder, timeout):
+        try: self.got = fetch_shard(url, folder, timeout, opened=self._opened)
+        except BaseException as e: self.error = e
+        finally: self.done.set(); self.ready.set()
+    def read(self, n:int=-1)->bytes:
+        if self.file is None:
+            self.ready.wait()
+            if self.file is None:
+                if self.got is None: return b''                          # the fetch failed before a byte: nothing to read
+                self.file = open(self.got.path, 'rb')                    # a shard already here, whole
+        while True:
+            finished = self.done.is_set()                                # the file is whole if the fetch had ended before this read
+            if (data := self.file.read(n)) or finished: return data
+            self.done.wait(self.poll)
+    def result(self)->Fetched:
+        "Wait for the fetch to end: what it did, or its exception (`ShardError`, or a full disk's `WriteError`)"
+        self.thread.join()
+        if self.file is not None: self.file.close()
+        if self.error is not None: raise self.error
+        return self.got

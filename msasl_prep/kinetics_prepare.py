@@ -13,7 +13,7 @@ from .files import OutputLock, append_whole, stop_on_disk_failure, write_atomic
 from .cluster import connect, worker_cache
 from .kinetics import KineticsAnnotations
 from .kinetics_frames import FrameOptions, shard_frames
-from .kinetics_mirror import ShardError, fetch_shard, shard_name, shard_urls
+from .kinetics_mirror import ShardError, ShardStream, shard_name, shard_urls
 from .kinetics_youtube import fetch_sections
 from .download import DownloadOptions
 from .fetcher import DownloadError
@@ -41,17 +41,20 @@ def shard_task(url:str, # the shard's URL
                opts:FrameOptions=FrameOptions(),
                keep:bool=False, # keep the shard file after reading it
               )->dict:
-    "Fetch one shard, make the frame folders of its wanted members (`root/.wanted.txt`), delete it (unless `keep`); its manifest row"
+    "Fetch one shard and make the frame folders of its wanted members (`root/.wanted.txt`) as it arrives; delete it (unless `keep`); its row"
     root = Path(root)
-    row = dict(shard=shard_name(url), url=url, status='done', detail='', made={}, failed={}, kept=[], others=0)
-    t0 = time.perf_counter()
-    try: got = fetch_shard(url, root/'shards')
-    except ShardError as e: return {**row, 'status': e.reason, 'detail': e.detail, 'seconds': round(time.perf_counter() - t0, 3)}
-    res = shard_frames(got.path, _wanted(root), root/'rawframes', opts)
-    if res.broken or not keep: got.path.unlink(missing_ok=True)       # a broken shard is fetched afresh next time
-    return {**row, 'status': 'broken' if res.broken else 'done', 'detail': res.broken or '', 'bytes': got.size,
-            'made': {n: [i['frames'], i['fps']] for n,i in res.made.items()}, 'failed': {n: list(f) for n,f in res.failed.items()},
-            'kept': res.kept, 'others': res.others, 'seconds': round(time.perf_counter() - t0, 3)}
+    t0,name = time.perf_counter(),shard_name(url)
+    stream = ShardStream(url, root/'shards')                     # fetched in a thread, read here as the bytes come
+    res = shard_frames(root/'shards'/name, _wanted(root), root/'rawframes', opts, fileobj=stream)
+    row = dict(shard=name, url=url, status='broken' if res.broken else 'done', detail=res.broken or '',
+               made={n: [i['frames'], i['fps']] for n,i in res.made.items()}, failed={n: list(f) for n,f in res.failed.items()},
+               kept=res.kept, others=res.others)
+    try: got = stream.result()
+    except ShardError as e: row.update(status=e.reason, detail=e.detail)   # the clips made before the break are kept
+    else:
+        row['bytes'] = got.size
+        if res.broken or not keep: got.path.unlink(missing_ok=True)   # a broken shard is fetched afresh next time
+    return {**row, 'seconds': round(time.perf_counter() - t0, 3)}
 
 # %% ../nbs/12d_kinetics_prepare.ipynb #2b6b68ad
 def _rows(path:Path)->list:

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ffmpeg_exe', 'run_ffmpeg', 'popen_ffmpeg', 'VideoError', 'VideoIndex', 'index_video', 'read_frames',
+__all__ = ['ffmpeg_exe', 'run_ffmpeg', 'popen_ffmpeg', 'VideoError', 'VideoIndex', 'index_video', 'packet_index', 'read_frames',
            'keyframe_before', 'frames_at']
 
 # %% ../nbs/02_video.ipynb #9838571a
@@ -123,18 +123,25 @@ def index_video(path, # a video file
             err = ' '.join(res.stderr.split())[-300:] or 'no video frames'
             raise VideoError(f"{path.name}: unreadable video: {err}")
         return tb,size,frames
-    if not decode:
-        tb,size,packets = run('-c', 'copy')
-        kept = [(p, fl) for p,fl in packets if not fl & 4]             # 4: AV_PKT_FLAG_DISCARD
-        pts = [p for p,_ in kept]
-        decode = 'NOPTS' in pts or len(set(pts)) != len(pts)           # no usable timestamps: count decoded frames
-    if decode:
-        tb,size,kept = run('-threads', '1', '-fps_mode', 'passthrough', '-enc_time_base', 'demux', '-c:v',
-                           'wrapped_avframe')
-        pts = [p for p,_ in kept]
-        if 'NOPTS' in pts or len(set(pts)) != len(pts): raise VideoError(f"{path.name}: frames have no usable timestamps")
+    if not decode and (index := _index(path, *run('-c', 'copy'), False)) is not None: return index
+    index = _index(path, *run('-threads', '1', '-fps_mode', 'passthrough', '-enc_time_base', 'demux', '-c:v', 'wrapped_avframe'), True)
+    if index is None: raise VideoError(f"{path.name}: frames have no usable timestamps")   # no usable timestamps even decoded
+    return index
+
+def _index(path, tb, size, frames:list, decoded:bool)->VideoIndex|None:
+    "The index of `frames` (pts, flags), or None if their timestamps cannot index the video"
+    kept = [(p, fl) for p,fl in frames if not fl & 4]                 # 4: AV_PKT_FLAG_DISCARD
+    pts = [p for p,_ in kept]
+    if not kept or 'NOPTS' in pts or len(set(pts)) != len(pts): return None
     keys = sorted(int(p) for p,fl in kept if fl & 1)
-    return VideoIndex(str(path), tb, tuple(sorted(map(int, pts))), tuple(keys), size[0], size[1], decode)
+    return VideoIndex(str(path), tb, tuple(sorted(map(int, pts))), tuple(keys), size[0], size[1], decoded)
+
+def packet_index(path, # the video file
+                 text:str, # the framecrc of a stream copy of its first video stream (`-map 0:v:0 -c copy -f framecrc -`)
+                )->VideoIndex|None:
+    "`index_video(path)` from the output of an ffmpeg run that also did other work; None if it cannot say (no frames, or no usable timestamps)"
+    tb,size,frames = _parse_framecrc(text)
+    return _index(path, tb, size, frames, False) if tb is not None and size is not None and frames else None
 
 # %% ../nbs/02_video.ipynb #23c0b551
 def read_frames(path, # a video file

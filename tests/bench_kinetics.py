@@ -1,7 +1,8 @@
 """Benchmark: Kinetics from a mirror (issue 20) against the usual recipe, measured in one run on this machine.
 
 Not part of the test run.
-`python tests/bench_kinetics.py [--clips N] [--seconds S] [--size WxH] [--per-shard K] [--noise G] [-j 1 2] [--keep DIR]`
+`python tests/bench_kinetics.py [--clips N] [--seconds S] [--size WxH] [--per-shard K] [--noise G] [-j 1 2] [--rates 0 10]
+ [--video-seconds L] [--sections N] [--keep DIR]`
 
 Makes a synthetic mirror (`kinetics_sample.make_kinetics_sample`, no faults) of N train clips of S seconds at WxH
 (25 and 30 fps; every fourth portrait; grain G over the test pattern, so that a clip weighs about what a real one
@@ -12,6 +13,10 @@ twice for each worker count J, from an empty folder:
           ffmpeg per clip to JPEGs at short side 256 (`-q:v 2`), J clips at once (as `xargs -P J`); the shards and the
           unpacked videos stay on disk until the end, as the recipe leaves them;
   this    `msasl-kinetics -j J`: one shard a task, read as a stream, each member cut and deleted, the shard deleted.
+
+Each pair runs against the loopback mirror at full speed, and (`--rates`) against the same mirror giving each connection
+R MB/s, as a remote mirror does: the recipe fetches one shard at a time, then works; this fetches J at once, each while
+the other workers cut clips.
 
 It reports the wall time, and the peak disk of the output folder (every file's size, sampled every 0.2 s; both sides
 pay the same sampling), and checks that both made the same number of images.
@@ -26,7 +31,7 @@ import argparse, json, os, shutil, subprocess, sys, tempfile, threading, time, u
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from msasl_prep.kinetics_frames import scale_filter
-from msasl_prep.kinetics_sample import make_kinetics_sample, MirrorServer, shard_lists, _encode
+from msasl_prep.kinetics_sample import make_kinetics_sample, MirrorHandler, shard_lists, _encode
 from msasl_prep.video import ffmpeg_exe
 from msasl_prep.loopback import VideoRequestHandler, VideoServer
 
@@ -88,6 +93,24 @@ class Counting(VideoRequestHandler):
         finally: self.wfile = w
     do_HEAD = do_GET
 
+def throttled(handler, rate:float):
+    "`handler`, its answers sent at `rate` bytes a second per connection (as a remote mirror gives each connection its share)"
+    class Throttled(handler):
+        def do_GET(self):
+            w = self.wfile
+            class Slow:
+                def write(_, b):
+                    t0, sent = time.perf_counter(), 0
+                    for i in range(0, len(b), 1 << 16):
+                        w.write(b[i:i + (1 << 16)]); sent += len(b[i:i + (1 << 16)])
+                        if (ahead := sent / rate - (time.perf_counter() - t0)) > 0: time.sleep(ahead)
+                def __getattr__(_, k): return getattr(w, k)
+            self.wfile = Slow()
+            try: super().do_GET()
+            finally: self.wfile = w
+        do_HEAD = do_GET
+    return Throttled
+
 def sections(work:Path, seconds:float, n:int, size:tuple, noise:int):
     "Clips of one long video: the whole video and `ffmpeg -ss` against section downloads; bytes served and wall time per clip"
     from msasl_prep.cluster import connect
@@ -134,6 +157,8 @@ def main():
     ap.add_argument('-j', type=int, nargs='+', default=[1, 2]); ap.add_argument('--keep')
     ap.add_argument('--noise', type=int, default=3, help='grain over the picture, so that clips weigh what real ones do (default: %(default)s)')
     ap.add_argument('--video-seconds', type=float, default=300); ap.add_argument('--sections', type=int, default=3)
+    ap.add_argument('--rates', type=float, nargs='+', default=[0, 25, 10],
+                    help='MB/s the mirror gives each connection, 0: loopback at full speed (default: %(default)s)')
     a = ap.parse_args()
     size = tuple(map(int, a.size.split('x')))
     work = Path(a.keep or tempfile.mkdtemp(prefix='bench-kinetics-'))
@@ -144,25 +169,30 @@ def main():
     print(f"{len(desc['clips'])} clips of {a.seconds:g} s at {a.size} in {len(desc['shards'])} shards ({shard_bytes / 2**20:.1f} MB); "
           f"made in {time.perf_counter() - t0:.0f} s\n")
     rows = []
-    with MirrorServer(work/'mirror') as srv:
-        lists = shard_lists(work/'mirror', srv.base)
-        urls = [l for p in lists for l in p.read_text().split()]
-        for j in a.j:
-            got = {}
-            for name, fn in (('recipe', lambda out: recipe(urls, out, j, set(desc['clips']))),
-                             ('this', lambda out: this(work/'mirror', lists, out, j))):
-                out = work/f"{name}-{j}"
-                shutil.rmtree(out, ignore_errors=True); out.mkdir()
-                with DiskPeak(out) as disk:
-                    t = time.perf_counter(); fn(out); wall = time.perf_counter() - t
-                got[name] = (wall, disk.peak, images(out))
-            assert got['recipe'][2] == got['this'][2], f"images differ: {got}"
-            rows.append((j, got))
-    print('| workers | recipe s | this s | speed-up | recipe peak MB | this peak MB | disk ratio | images |')
-    print('|---|---|---|---|---|---|---|---|')
-    for j, g in rows:
+    for rate in a.rates:
+        srv = VideoServer(work/'mirror'/'mirror', throttled(MirrorHandler, rate * 2**20) if rate else MirrorHandler)
+        srv.base = f"http://127.0.0.1:{srv.server_address[1]}"
+        with srv:
+            lists = shard_lists(work/'mirror', srv.base)
+            urls = [l for p in lists for l in p.read_text().split()]
+            for j in a.j:
+                got = {}
+                for name, fn in (('recipe', lambda out: recipe(urls, out, j, set(desc['clips']))),
+                                 ('this', lambda out: this(work/'mirror', lists, out, j))):
+                    out = work/f"{name}-{j}"
+                    shutil.rmtree(out, ignore_errors=True); out.mkdir()
+                    with DiskPeak(out) as disk:
+                        t = time.perf_counter(); fn(out); wall = time.perf_counter() - t
+                    got[name] = (wall, disk.peak, images(out))
+                assert got['recipe'][2] == got['this'][2], f"images differ: {got}"
+                rows.append((rate, j, got))
+    print('| mirror, a connection | workers | recipe s | this s | speed-up | recipe peak MB | this peak MB | disk ratio | images |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for rate, j, g in rows:
         (rw, rd, n), (tw, td, _) = g['recipe'], g['this']
-        print(f"| {j} | {rw:.1f} | {tw:.1f} | {rw / tw:.2f}x | {rd / 2**20:.1f} | {td / 2**20:.1f} | {td / rd:.2f} | {n} |")
+        print(f"| {f'{rate:g} MB/s' if rate else 'loopback'} | {j} | {rw:.1f} | {tw:.1f} | {rw / tw:.2f}x | {rd / 2**20:.1f} | "
+              f"{td / 2**20:.1f} | {td / rd:.2f} | {n} |")
+    rows = [(j, g) for rate, j, g in rows if rate == a.rates[0]]
     n = rows[-1][1]['this'][2]
     print(f"\nper clip (this, {rows[-1][0]} workers): {rows[-1][1]['this'][0] / len(desc['clips']):.3f} s; "
           f"frames on disk {rows[-1][1]['this'][1] / len(desc['clips']) / 2**20:.2f} MB a clip of {a.seconds:g} s")
