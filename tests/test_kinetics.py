@@ -77,13 +77,17 @@ def test_a_rerun_reads_only_the_shards_not_done(mirror, clean, tmp_path):
     assert asked == ['k700_2020_train_2.tar.gz', 'k700_2020_val_1.tar.gz']      # the broken and the missing shard only
     assert_same_output(tmp_path/'o', out)
 
+def kill_when(cmd:list, ready, timeout:float=120):
+    "Start `cmd`, and SIGKILL it as soon as `ready()` is true (or after `timeout` seconds)"
+    p, deadline = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), time.time() + timeout
+    while time.time() < deadline and not ready(): time.sleep(0.005)
+    p.send_signal(signal.SIGKILL); p.wait()
+
 def test_kill_and_rerun_gives_the_same_output(mirror, clean, tmp_path):
     folder, desc, lists, _ = mirror
     out, _ = clean
-    p = subprocess.Popen(command(folder, lists, tmp_path, '-j', '1'), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    manifest, deadline = tmp_path/'kinetics700'/'shards.jsonl', time.time() + 120
-    while time.time() < deadline and not (manifest.exists() and manifest.stat().st_size): time.sleep(0.005)
-    p.send_signal(signal.SIGKILL); p.wait()
+    manifest = tmp_path/'kinetics700'/'shards.jsonl'
+    kill_when(command(folder, lists, tmp_path, '-j', '1'), lambda: manifest.exists() and manifest.stat().st_size > 0)
     frames = tmp_path/'kinetics700'/'rawframes'
     for clip in frames.iterdir() if frames.is_dir() else []:          # a folder under a clip's name is complete
         assert clip.name.startswith('.') or len(list(clip.iterdir())) == report(out)[clip.name]['frames']
@@ -147,10 +151,8 @@ def test_kill_during_the_youtube_part_and_rerun(mirror, youtube, both, tmp_path)
     folder, desc, lists, _ = mirror
     out, _ = both
     cmd = command(folder, lists, tmp_path, '-j', '1', '--source', 'both', '--url-template', youtube.url_template)
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    manifest, deadline = tmp_path/'kinetics700'/'youtube'/'manifest.jsonl', time.time() + 120
-    while time.time() < deadline and '"ok"' not in (manifest.read_text() if manifest.exists() else ''): time.sleep(0.005)
-    p.send_signal(signal.SIGKILL); p.wait()
+    manifest = tmp_path/'kinetics700'/'youtube'/'manifest.jsonl'
+    kill_when(cmd, lambda: '"ok"' in (manifest.read_text() if manifest.exists() else ''))
     assert manifest.exists(), 'the run was killed before its YouTube part'
     res = run(*cmd)
     assert res.returncode == 0, res.stderr
