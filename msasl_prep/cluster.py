@@ -129,7 +129,7 @@ class ThreadRunner:
                     key,res = self._results.popleft()
                 if isinstance(res, _Raised): raise res.error
                 yield key,res
-        finally: self.stop()
+        finally: self._halt()           # the results of units that finish meanwhile stay for `stop` to return
 
     def retry(self, key, # a job of the running `map`
               avoid:str, # a worker that must not run it, nor anything else from now on
@@ -142,14 +142,18 @@ class ThreadRunner:
             self._cond.notify_all()
         return True
 
-    def stop(self)->list:
-        "End the running map: no new job starts, running units see `stopping()`; the results of those that finish meanwhile"
+    def _halt(self):
+        "No new job starts, running units see `stopping()`; wait for them"
         with self._cond:
             self._stop.set()
             self._queue.clear()
             self._cond.notify_all()
         for t in self._threads: t.join()
         self._threads = []
+
+    def stop(self)->list:
+        "End the running map: no new job starts, running units see `stopping()`; the results of those that finish meanwhile"
+        self._halt()
         with self._cond:
             done = [(k, r) for k,r in self._results if not isinstance(r, _Raised)]
             self._results.clear()
