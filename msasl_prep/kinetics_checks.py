@@ -7,7 +7,6 @@ from __future__ import annotations
 import json, random, re
 from collections import Counter
 from pathlib import Path
-from .checks import ChecksFailed
 
 # %% auto #0
 __all__ = ['check_lists', 'check_kinetics', 'format_kinetics_checks', 'describe_kinetics_dir']

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12e_kinetics_youtube.ipynb #3aeff8a3
 from __future__ import annotations
-import json, sys, time
+import json, time
 from pathlib import Path
 from .files import append_whole, stop_on_disk_failure
 from .download import DownloadOptions, WantedVideo, download_videos
