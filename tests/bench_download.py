@@ -13,7 +13,8 @@ import json, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 from msasl_prep.annotations import load_annotations
 from msasl_prep.loopback import VideoServer
-from msasl_prep.download import DownloadOptions, download_videos, wanted_videos, validate_video
+from msasl_prep.wants import DownloadOptions, wanted_videos, validate_video
+from msasl_prep.download import download_videos
 from msasl_prep.sample import make_sample
 from msasl_prep.video import ffmpeg_exe
 

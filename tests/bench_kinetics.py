@@ -30,8 +30,8 @@ It reports the bytes served and the wall time per clip.
 import argparse, json, os, shutil, subprocess, sys, tempfile, threading, time, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from msasl_prep.kinetics_frames import scale_filter
-from msasl_prep.kinetics_sample import make_kinetics_sample, MirrorHandler, shard_lists, _encode
+from msasl_prep.kinetics.frames import scale_filter
+from msasl_prep.kinetics.sample import make_kinetics_sample, MirrorHandler, shard_lists, _encode
 from msasl_prep.video import ffmpeg_exe
 from msasl_prep.loopback import VideoRequestHandler, VideoServer
 
@@ -114,9 +114,9 @@ def throttled(handler, rate:float):
 def sections(work:Path, seconds:float, n:int, size:tuple, noise:int):
     "Clips of one long video: the whole video and `ffmpeg -ss` against section downloads; bytes served and wall time per clip"
     from msasl_prep.cluster import connect
-    from msasl_prep.download import DownloadOptions
-    from msasl_prep.kinetics import KineticsClip
-    from msasl_prep.kinetics_youtube import fetch_sections
+    from msasl_prep.wants import DownloadOptions
+    from msasl_prep.kinetics.annotation import KineticsClip
+    from msasl_prep.kinetics.youtube import fetch_sections
     vid = 'bench000001'
     (work/'yt').mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()

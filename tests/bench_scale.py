@@ -55,7 +55,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def wanted(n:int):
     from msasl_prep.annotations import parse_record
-    from msasl_prep.download import wanted_videos
+    from msasl_prep.wants import wanted_videos
     alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
     ids = [''.join(alphabet[(i // 64**k) % 64] for k in range(10, -1, -1)) for i in range(n)]
     ids = ['b' + v[1:] for v in ids]                            # none starts with '-'
@@ -65,7 +65,8 @@ def wanted(n:int):
 
 def download_run(workers:int, want:list, server, folder:Path, rate:int)->dict:
     from msasl_prep.cluster import connect
-    from msasl_prep.download import DownloadOptions, download_videos
+    from msasl_prep.wants import DownloadOptions
+    from msasl_prep.download import download_videos
     opts = DownloadOptions(url_template=f"http://127.0.0.1:{server.server_address[1]}/{{id}}.mp4", retries=20, backoff=0.2, pause=2.0,
                            max_per_hour=rate * 60 * 0.95, source_address=tuple(f"127.0.0.{2 + i}" for i in range(workers)))
     refused0 = server.refused

@@ -3,7 +3,7 @@ import hashlib, json, shutil, signal, subprocess, time
 from pathlib import Path
 import pytest
 from conftest import run
-from msasl_prep.kinetics_sample import make_kinetics_sample, MirrorServer, shard_lists
+from msasl_prep.kinetics.sample import make_kinetics_sample, MirrorServer, shard_lists
 from msasl_prep.loopback import VideoServer
 from msasl_prep.marks import decode_mark
 
@@ -30,7 +30,7 @@ def assert_same_output(got:Path, want:Path):
         assert (got/'kinetics700'/f'{s}3.txt').read_bytes() == (want/'kinetics700'/f'{s}3.txt').read_bytes()
 
 def report(out:Path)->dict:
-    return {r['clip']: r for r in map(json.loads, (out/'kinetics700'/'kinetics_report.jsonl').read_text().splitlines())}
+    return {r['clip']: r for r in map(json.loads, (out/'kinetics700'/'kinetics_report.jsonl').read_text().splitlines()) if 'clip' in r}
 
 @pytest.fixture(scope='module')
 def clean(mirror, tmp_path_factory):

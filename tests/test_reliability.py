@@ -196,6 +196,9 @@ def test_7_pipeline_parameters_are_checked_before_any_work(sample, tmp_path):
     res = run('msasl-pipeline', str(tmp_path/'d1'), '-p', 'annotation_dir', str(sample), '-p', 'imagenet_root', '/no/such')
     one_line_error(res, 'parameter imagenet_root must be null or an existing folder')
     assert not (tmp_path/'d1'/'reports').exists()                                # refused before any work
+    res = run('msasl-pipeline', str(tmp_path/'no_such_dir'), '-q')                   # a mistyped DATA_DIR
+    one_line_error(res, 'no_such_dir', 'so DATA_DIR must exist')
+    assert not (tmp_path/'no_such_dir').exists()                                 # nothing made
     shadow = tmp_path/'shadow'; shadow.mkdir()                                   # as if the captions extra were not installed
     (shadow/'sitecustomize.py').write_text("import sys\nsys.modules['rapidocr'] = None\n")
     res = subprocess.run(['msasl-pipeline', str(tmp_path/'d2'), '-p', 'hide_captions', 'true'], capture_output=True, text=True,

@@ -54,7 +54,7 @@ def fake_youtube(tmp_path):
     env = {**os.environ, 'PYTHONPATH': str(tmp_path/'plugins'), 'MSASL_FAKE_PLAN': str(plan), 'MSASL_FAKE_LOG': str(log)}
     return env, plan, log
 
-def test_the_fetcher_has_a_js_runtime_by_yt_dlps_own_detection(tmp_path):
+def test_the_fetcher_names_the_deno_wheels_js_runtime_to_yt_dlp(tmp_path):
     from msasl_prep.fetcher import js_runtime
     assert js_runtime() and js_runtime()['name'] == 'deno', js_runtime()
     bare = {**os.environ, 'PATH': '/usr/bin:/bin'}                         # the venv's bin/ not on PATH
