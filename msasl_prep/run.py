@@ -106,7 +106,7 @@ def check_parameters(params:dict, # the notebook's parameters by name
             raise RunError(f"parameter {name} must be {table[name].describe()}, got {json.dumps(value)[:80]}")
     return params
 
-# %% ../nbs/10_run.ipynb #93f084e1
+# %% ../nbs/10_run.ipynb #c91703b7
 def notebook_parameters(nb:Path|None=None, # a notebook with a `parameters` cell (default: the pipeline's)
                        )->dict:
     "The notebook's parameters and their defaults, as papermill reads its `parameters` cell"
@@ -163,8 +163,8 @@ def _check_folders(params:dict):
         if not Path(params['annotation_dir']).is_dir():
             raise RunError(f"parameter annotation_dir: no folder {params['annotation_dir']}")
     elif not Path(params['data_dir']).is_dir():
-        raise RunError(f"no folder {params['data_dir']}: the annotation is read from inside DATA_DIR (-p annotation_dir "
-                       "names another folder), so DATA_DIR must exist")
+        raise RunError(f"no folder {params['data_dir']}: the annotation is read from inside DATA_DIR "
+                       "(-p annotation_dir names another folder), so DATA_DIR must exist")
 
 def _verdicts()->dict:
     """The pipeline's own verdicts, by the name papermill reports a failed cell's exception under (the kernel is another
@@ -190,7 +190,7 @@ def this_python_kernel():
             if old is None: os.environ.pop('JUPYTER_PATH', None)
             else: os.environ['JUPYTER_PATH'] = old
 
-# %% ../nbs/10_run.ipynb #521afd7a
+# %% ../nbs/10_run.ipynb #074c85e4
 def describe_data_dir(data_dir, # DATA_DIR
                       splits=SPLITS, topk=TOPK, # the lists the run was asked for
                       imagenet:bool=False, # show the ImageNet list too
@@ -209,7 +209,8 @@ def describe_data_dir(data_dir, # DATA_DIR
     mark = lambda *ps: '+' if all(p.exists() for p in ps) else '-'
     lines_in = lambda p: sum(1 for _ in p.open()) if p.exists() else 0
     shown = (lambda f: f"msasl_data/{f}") if annotation_dir is None else (lambda f: str(ann/f))
-    out = [f"{data}/", *(f"  {mark(ann/f'MSASL_{s}.json')} {shown(f'MSASL_{s}.json')}" for s in (*splits, 'classes')),
+    names = (*splits, 'classes', *(['synonym'] if (ann/'MSASL_synonym.json').exists() else []))   # synonyms: optional
+    out = [f"{data}/", *(f"  {mark(ann/f'MSASL_{s}.json')} {shown(f'MSASL_{s}.json')}" for s in names),
            f"  {mark(src/'videos')} msasl_data/videos/<video_id>.mp4   {mp4s} videos",
            f"  {mark(crops)} msasl/global_crops/<video_id>/clip_NNNN/img_NNNNN.jpg   {len(vids)} videos, {len(clips)} "
            f"clips, {images} images"]

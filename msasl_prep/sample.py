@@ -17,8 +17,9 @@ from .clips import crop_box
 from .options import UserError
 
 # %% auto #0
-__all__ = ['GLOSSES', 'LAYOUTS', 'CAPTION_SIZES', 'CAPTION_STYLES', 'CAPTION_PLACES', 'WATERMARK', 'SampleError', 'SampleVideo',
-           'plan_sample', 'render_video', 'plan_captions', 'caption_cases', 'make_sample', 'doc_sample']
+__all__ = ['GLOSSES', 'LAYOUTS', 'CAPTION_SIZES', 'CAPTION_STYLES', 'CAPTION_PLACES', 'WATERMARK', 'CACHE_ENV', 'SampleError',
+           'SampleVideo', 'plan_sample', 'render_video', 'plan_captions', 'caption_cases', 'make_sample',
+           'cache_folder', 'doc_sample']
 
 # %% ../nbs/03a_sample.ipynb #aab08c1b
 class SampleError(UserError):
@@ -370,12 +371,30 @@ def make_sample(out, # folder to write into (created if needed)
     _write_json(out/'sample.json', desc)
     return desc
 
-# %% ../nbs/03a_sample.ipynb #c77e1fd8
-def doc_sample(folder='_data/sample', # where it lives, relative to the current folder (the notebooks' folder)
+# %% ../nbs/03a_sample.ipynb #aa58c663
+CACHE_ENV = 'MSASL_PREP_CACHE'   # a folder for caches, instead of the default below
+
+def cache_folder()->Path:
+    "This user's cache folder: `$MSASL_PREP_CACHE`, else `$XDG_CACHE_HOME/msasl-prep`, else `~/.cache/msasl-prep`"
+    if os.environ.get(CACHE_ENV): return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'msasl-prep'
+
+def _maker_hash()->str:
+    "A hash of the code that makes a sample: a sample made by other code is not reused"
+    import hashlib, msasl_prep
+    h = hashlib.sha256()
+    for name in ('sample.py', 'marks.py'): h.update((Path(msasl_prep.__file__).parent/name).read_bytes())
+    return h.hexdigest()[:12]
+
+def doc_sample(folder=None, # where it lives (default: `doc-sample-<hash>` in `cache_folder()`, older ones removed)
                n_videos:int=8,
                seed:int=0,
               )->Path:
     "The fixed sample the documentation's examples use: made on first use, then reused"
+    if folder is None:
+        folder = cache_folder()/f"doc-sample-{_maker_hash()}"
+        for old in folder.parent.glob('doc-sample-*'):     # made by code that is gone
+            if old.name != folder.name and not old.name.startswith('.'): remove_tree(old)
     folder = Path(folder)
     try: desc = json.loads((folder/'sample.json').read_text())
     except (OSError, ValueError): desc = None

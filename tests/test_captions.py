@@ -37,9 +37,11 @@ def test_no_gloss_is_readable_after_hiding(captioned):
     assert 'captions: text found in' in res.stdout
     by_clip = {r['clip']: r for r in rows(hidden) if r['status'] == 'ok'}
     assert sum(bool(r['captions']['hidden']) for r in by_clip.values()) >= 10
-    before = {c: readable_gloss(r, plain) for c, r in by_clip.items()}      # the same clips and words, without hiding
+    readable = []                                                       # the same clips and words, without hiding: read
+    for c, r in by_clip.items():                                        # until five clips show their gloss
+        if len(readable) < 5 and readable_gloss(r, plain): readable.append(c)
+    assert len(readable) >= 5, readable                                 # without hiding, glosses can be read in the crops
     after = {c: readable_gloss(r, hidden) for c, r in by_clip.items()}
-    assert sum(bool(v) for v in before.values()) >= 5, before          # without hiding, glosses can be read in the crops
     assert {c: v for c, v in after.items() if v} == {}                  # with it, none
 
 def test_the_hard_cases(captioned):
@@ -58,10 +60,9 @@ def test_the_hard_cases(captioned):
         assert any(normalize(t) == 'asl tv' for f in r['captions']['found'] for t in f['texts']), r['captions']['found']
         assert [normalize(h['text']) for h in r['captions']['hidden']] == r['captions']['words']
 
-def test_a_clip_without_text_is_read_at_one_frame(captioned, tmp_path):
-    sample, _, hidden, res = captioned
-    run('msasl-make-sample', str(tmp_path/'s'), '--n-videos', '12', '--seed', '7', check=True)     # the same videos, no captions
-    res_free = extract(tmp_path/'s', tmp_path/'o', '--hide-captions')
+def test_a_clip_without_text_is_read_at_one_frame(captioned, sample, tmp_path):
+    _, _, hidden, res = captioned
+    res_free = extract(sample, tmp_path/'o', '--hide-captions')      # the session's sample: the same videos, no captions
     assert res_free.returncode == 0, res_free.stderr
     free = {r['clip']: r['captions'] for r in rows(tmp_path/'o') if r['status'] == 'ok'}
     capt = {r['clip']: r['captions'] for r in rows(hidden) if r['status'] == 'ok' and r['clip'] in free}
