@@ -39,6 +39,9 @@ def test_3_offline_stops_at_once_with_advice_and_records_nothing(sample, tmp_pat
     assert time.monotonic() - t0 < 60, 'minutes to say nothing'
     rows = manifest(tmp_path) if (tmp_path/'manifest.jsonl').exists() else {}
     assert all(r['status'] == 'bad_id' for r in rows.values()), rows               # no failure row for a video
+    for cmd in ('msasl-get-annotation', 'msasl-get-kinetics-annotation'):          # the annotations offline: the doctor named
+        one_line_error(run(cmd, str(tmp_path/'ann'), '--url', f'http://127.0.0.1:{closed_port()}/x'), 'msasl-doctor', '--url')
+        assert not (tmp_path/'ann').exists(), cmd
     with FaultyServer(sample/'videos') as srv:                                     # online: the summary says what was fetched
         res = run('msasl-download-videos', '-s', *sources(sample), '-o', str(tmp_path), '--url-template', srv.url_template,
                   '--limit', '2', '-q', '--timeout', '5')
@@ -114,6 +117,7 @@ def test_9_extraction_with_no_video_fails_with_a_hint(sample, tmp_path):
     res = run('msasl-extract-frames', '-s', *sources(sample), '-v', str(tmp_path/'videos'), '-o', str(tmp_path/'out'), '-q')
     assert res.returncode == 1, (res.returncode, res.stdout, res.stderr)
     assert 'no clip could be made: 12 of 12 videos are not in the videos folder' in res.stdout and 'msasl-download-videos' in res.stdout
+    assert not list((tmp_path/'out').glob('*.txt'))                       # no list at all, not an empty train.txt
     res = run('msasl-check-crops', str(tmp_path/'out'), '--videos', str(tmp_path/'videos'))
     assert 'lowest PSNR: - (no clip compared)' in res.stdout and 'None' not in res.stdout, res.stdout
 
