@@ -302,7 +302,7 @@ def msasl_check_crops(argv:list|None=None):
         print(format_checks(s))
     if a.strict and not s['passed']: sys.exit(FAILED)
 
-# %% ../nbs/11_cli.ipynb #5face281
+# %% ../nbs/11_cli.ipynb #e0cde7d3
 def msasl_pipeline(argv:list|None=None):
     "Console entry point of `msasl-pipeline`"
     p = Parser(prog='msasl-pipeline', description='Run the whole preparation (the pipeline notebook) with papermill; '
@@ -354,14 +354,15 @@ def msasl_demo(argv:list|None=None):
             from msasl_prep.kinetics.checks import describe_kinetics_dir
             r = kinetics_demo(a.dir)
             return print(describe_kinetics_dir(r['data_dir'])
-                         + f"\n\nframes drawn: {r['png']}\nexecuted notebook: {r['notebook']}")
+                         + f"\n\nframes drawn: {r['png']}\nexecuted notebook: {r['notebook']}\n"
+                         f"fingerprint: {r['fingerprint']} (DATASET_CARD.md)")
         r = demo(a.dir, a.n_videos)
         print(describe_data_dir(r['data_dir'], imagenet=True))
         print('\nclips per split and subset:\n' + f"{'':<8}"
               + ''.join(f"{'all' if k == '' else 'MS-ASL' + str(k):>12}" for k in r['counts']['train']))
         for s,c in r['counts'].items(): print(f"{s:<8}" + ''.join(f"{v:>12}" for v in c.values()))
         print(f"\ncrop-check pictures ({len(r['pngs'])}): {r['pngs'][0] if r['pngs'] else '-'} ...\nexecuted notebook: "
-              f"{r['notebook']}")
+              f"{r['notebook']}\nfingerprint: {r['fingerprint']} (DATASET_CARD.md)")
 
 # %% ../nbs/11_cli.ipynb #c899f2ef
 def msasl_doctor(argv:list|None=None):

@@ -26,8 +26,9 @@ from .stage import Stage, drive
 from .report import REPORT, ReportRow, report_row, report_key, summarize
 
 # %% auto #0
-__all__ = ['NOTES', 'decode_ranges', 'ExtractionError', 'run_range', 'ExtractOptions', 'write_notes', 'load_notes', 'VideoPlan',
-           'plan_extraction', 'make_range', 'report_rows', 'extract_video', 'ExtractStage', 'extract_frames']
+__all__ = ['NOTES', 'RUN_OPTIONS', 'decode_ranges', 'ExtractionError', 'run_range', 'ExtractOptions', 'write_notes', 'load_notes',
+           'VideoPlan', 'plan_extraction', 'make_range', 'report_rows', 'extract_video', 'ExtractStage', 'run_options',
+           'extract_frames']
 
 # %% ../nbs/08_frames.ipynb #95c20c52
 def decode_ranges(plans:list, # clip plans of one video, windows inside its frames
@@ -318,7 +319,7 @@ def extract_video(video_id:str, # the video's 11-character id
         if vp.folder.is_dir() and not any(vp.folder.iterdir()): vp.folder.rmdir()
     return report_rows(vp, errors, opts, time.perf_counter() - started)
 
-# %% ../nbs/08_frames.ipynb #202b7527
+# %% ../nbs/08_frames.ipynb #8f9b3802
 class ExtractStage(Stage):
     "The extraction on the stage driver: a video a unit, its records' report rows the rows"
     label,unit = 'extracting','video'
@@ -356,6 +357,15 @@ def _finish(out:Path, records:list, plans:list, report:Ledger, problems:list, se
     report.replace(rows)
     return counts
 
+RUN_OPTIONS = '.extract-options.json'   # in the output folder: what shaped the last run's clips and lists
+
+def run_options(opts:ExtractOptions, seed:int, captioner:Captioner|None=None)->dict:
+    "What shapes a run's output: the clip options, JPEG quality, alignment, the train list's seed, caption hiding"
+    c = opts.clip
+    return dict(target_frames=c.target_frames, target_fps=c.target_fps, box_scale=c.box_scale, size=list(c.size),
+                crop_mode=c.crop_mode, jpeg_quality=opts.jpeg_quality, align=opts.align, seed=seed,
+                hide_captions=captioner.key if captioner is not None else None)
+
 def extract_frames(records:list, # valid records (e.g. `load_annotations(...).records`)
                    videos, # folder of <video_id>.mp4
                    out, # output folder: gets global_crops/, train.txt, val.txt, test.txt, extract_report.jsonl
@@ -380,6 +390,8 @@ def extract_frames(records:list, # valid records (e.g. `load_annotations(...).re
         busy = lock_holder(videos)
         plans,report = _extract(by_video, videos, out, opts, captioner, n, run, progress)
         counts = _finish(out, records, plans, report, problems, seed)
+        with stop_on_disk_failure(f"the options of {out}"):
+            write_atomic(out/RUN_OPTIONS, json.dumps(run_options(opts, seed, captioner), sort_keys=True) + '\n')
         s = summarize(records, report.values(), counts, captioner is not None)
         if busy:
             s['busy'] = (f"a download (pid {busy}) was writing into {videos} during this run: the videos it had not "

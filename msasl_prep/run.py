@@ -227,7 +227,7 @@ def describe_data_dir(data_dir, # DATA_DIR
     out.append(f"layout: {verdict}")
     return '\n'.join(out)
 
-# %% ../nbs/10_run.ipynb #dde21d38
+# %% ../nbs/10_run.ipynb #f91b991a
 def _tiny_imagenet(root:Path, classes:int=3, per_class:int=4):
     "A few small PNG images in ImageNet's layout, for the mixup list step of the demo"
     from PIL import Image
@@ -256,4 +256,5 @@ def demo(folder='msasl-demo', # where the sample and DATA_DIR go
     counts = {s: {k: sum(1 for _ in open(m/f"{s}{k}.txt")) for k in ('', 100, 200, 500,
                                                                      1000)} for s in ('train', 'val', 'test')}
     return dict(notebook=str(nb), data_dir=str(data), counts=counts,
-                pngs=sorted(str(p) for p in (m/'checks').glob('*.png')))
+                pngs=sorted(str(p) for p in (m/'checks').glob('*.png')),
+                fingerprint=json.loads((data/'fingerprint.json').read_text())['hash'])

@@ -30,3 +30,11 @@ def sample(tmp_path_factory):
     out = tmp_path_factory.mktemp('sample')
     run('msasl-make-sample', str(out), '--n-videos', '12', '--seed', '7', check=True)
     return out
+
+@pytest.fixture(scope='session')
+def demo(tmp_path_factory):
+    "`msasl-demo` with 8 videos, run once: (its folder, the finished process); tests that change it work on a copy"
+    d = tmp_path_factory.mktemp('demo')
+    res = run('msasl-demo', str(d), '--n-videos', '8')
+    assert res.returncode == 0, res.stderr[-2000:]
+    return d, res

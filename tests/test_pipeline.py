@@ -7,13 +7,6 @@ from msasl_prep.loopback import VideoServer
 
 SPLITS = ('train', 'val', 'test')
 
-@pytest.fixture(scope='module')
-def demo(tmp_path_factory):
-    d = tmp_path_factory.mktemp('demo')
-    res = run('msasl-demo', str(d), '--n-videos', '8')
-    assert res.returncode == 0, res.stderr[-2000:]
-    return d, res
-
 def test_demo_builds_the_training_layout(demo):
     d, res = demo
     data = d/'data'
