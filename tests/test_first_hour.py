@@ -93,14 +93,13 @@ def test_6_papermill_run_directly_reads_the_data_dir_it_is_given(sample, tmp_pat
 
 # 7 -----------------------------------------------------------------------------------------------------------------
 def test_7_parameters_spelled_as_python_and_one_layout_check(sample, tmp_path):
-    with FaultyServer(sample/'videos') as srv:
+    with FaultyServer(sample/'videos') as srv:       # (-p download False and -p download false: parse_value's test, 10_run)
         res = run('msasl-pipeline', str(tmp_path/'d'), '-q', '-p', 'annotation_dir', str(sample), '-p', 'url_template', srv.url_template,
-                  '-p', 'topk', '[100, 200]', '-p', 'n_checks', '1', '-p', 'download', 'True')
+                  '-p', 'splits', "['val']", '-p', 'topk', '[100, 200]', '-p', 'n_checks', '1', '-p', 'download', 'True')
     assert res.returncode == 0, res.stderr[-2000:]
     assert 'layout: as the training configs expect' in res.stdout and '500' not in res.stdout.split('msasl/val.txt')[1], res.stdout
-    res = run('msasl-pipeline', str(tmp_path/'d'), '-q', '-p', 'annotation_dir', str(sample), '-p', 'download', 'False',
-              '-p', 'topk', '[100, 200]', '-p', 'n_checks', '1')
-    assert res.returncode == 0 and 'layout: as the training configs expect' in res.stdout, res.stderr[-2000:]
+    assert (tmp_path/'d'/'msasl'/'val100.txt').exists() and not (tmp_path/'d'/'msasl'/'train.txt').exists()   # the splits asked
+    assert 'executed notebook:' in res.stdout
 
 # 8 -----------------------------------------------------------------------------------------------------------------
 def test_8_a_missing_split_file_is_named_and_left_out_of_the_comparison(sample, tmp_path):

@@ -229,7 +229,7 @@ def ffmpegs_writing_to(out):
 def test_10_ffmpeg_dies_with_a_killed_extraction(sample, clean, tmp_path):
     out = tmp_path/'out'
     cmd = ['msasl-extract-frames', '-s', *sources(sample), '-v', str(sample/'videos'), '-o', str(out), '-q', '-j', '2']
-    for kill_after in (0, 2, 5, 9):                                          # clips already complete before the kill
+    for kill_after in (0, 5):                                                # clips already complete before the kill
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert wait_for(lambda: len(list(out.glob('global_crops/*/clip_*'))) >= kill_after and ffmpegs_writing_to(out), 120)
         p.send_signal(signal.SIGKILL); p.wait()
@@ -249,13 +249,7 @@ def test_11_pipeline_parameters_are_checked_before_anything_runs(sample, tmp_pat
     one_line_error(res, name)
     assert time.monotonic() - t0 < 20 and not (tmp_path/'d'/'reports').exists()
 
-def test_11_relative_annotation_dir_is_read_from_the_current_folder(sample, tmp_path):
-    copy_annotation(sample, tmp_path/'here'/'ann')
-    with VideoServer(sample/'videos') as srv:
-        res = subprocess.run(['msasl-pipeline', 'data', '-p', 'annotation_dir', 'ann', '-p', 'url_template', srv.url_template,
-                              '-p', 'limit', '2', '-p', 'n_checks', '1', '-q'], cwd=tmp_path/'here', capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert (tmp_path/'here'/'data'/'msasl'/'train.txt').exists()
+# a relative annotation_dir, read from the current folder: test_reliability's test_7, with a relative data_dir
 
 # 12 ----------------------------------------------------------------------------------------------------------------
 def test_12_split_annotation_checks_k_and_labels(clean, tmp_path):

@@ -204,12 +204,14 @@ def test_7_pipeline_parameters_are_checked_before_any_work(sample, tmp_path):
     res = subprocess.run(['msasl-pipeline', str(tmp_path/'d2'), '-p', 'hide_captions', 'true'], capture_output=True, text=True,
                          env={**os.environ, 'PYTHONPATH': str(shadow)}, timeout=120)
     one_line_error(res, 'parameter hide_captions', "pip install 'msasl-prep[captions]'")
-    (tmp_path/'cwd').mkdir()
+    (tmp_path/'cwd'/'ann').mkdir(parents=True)                                # relative folders, read from where the user is
+    for f in sample.glob('MSASL_*.json'): shutil.copy(f, tmp_path/'cwd'/'ann')
     with FaultyServer(sample/'videos') as srv:
-        res = subprocess.run(['msasl-pipeline', str(tmp_path/'d3'), '-q', '-p', 'data_dir', 'rel', '-p', 'annotation_dir', str(sample),
+        res = subprocess.run(['msasl-pipeline', str(tmp_path/'d3'), '-q', '-p', 'data_dir', 'rel', '-p', 'annotation_dir', 'ann',
                               '-p', 'url_template', srv.url_template, '-p', 'splits', "['val']", '-p', 'limit', '1', '-p', 'n_checks', '1'],
                              cwd=tmp_path/'cwd', capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0 and (tmp_path/'cwd'/'rel'/'msasl'/'val.txt').exists(), res.stderr[-2000:]   # from where the user is
+    assert res.returncode == 0 and (tmp_path/'cwd'/'rel'/'msasl'/'val.txt').exists(), res.stderr[-2000:]
+    assert not (tmp_path/'d3').exists()
 
 def test_7_ctrl_c_ends_the_pipeline_with_one_line(sample, tmp_path):
     with FaultyServer(sample/'videos', delay=1.0) as srv:

@@ -120,7 +120,7 @@ def _receive(r, fd:int, url:str, start:int, total:int|None, timeout:float, stop)
                                         "this time, kept; a rerun resumes)")
     return moved
 
-# %% ../../nbs/12b_kinetics_mirror.ipynb #9e0cc41a
+# %% ../../nbs/12b_kinetics_mirror.ipynb #c4a3bae9
 def _failure(e:BaseException, url:str, dest:Path, moved:int)->Exception:
     "What an exception of a transfer means: `ShardError`, or the `WriteError` of a full disk"
     from urllib.error import HTTPError
@@ -150,14 +150,17 @@ def fetch_shard(url:str, # the shard's URL (http, https or file)
     if real_file(dest): return Fetched(dest, 'present', dest.stat().st_size, 0)
     clear_link(dest)
     folder.mkdir(parents=True, exist_ok=True)
-    fd,moved = open_file(part, os.O_WRONLY | os.O_CREAT | os.O_APPEND),0
+    fd,moved = open_file(part, os.O_RDWR | os.O_CREAT | os.O_APPEND),0
     try:
         have = os.fstat(fd).st_size
-        req = Request(url, headers={'Range': f"bytes={have}-"} if have and urlsplit(url).scheme != 'file' else {})
+        # asked from the part's last byte: a part that is whole already gets that byte back, not a 416
+        ask = max(have - 1, 0)
+        req = Request(url, headers={'Range': f"bytes={ask}-"} if have and urlsplit(url).scheme != 'file' else {})
         try:
             with urlopen(req, timeout=timeout) as r:
-                start,total = _announced(r, url, have)
+                start,total = _announced(r, url, ask)
                 if start == 0: os.ftruncate(fd, 0)                      # the whole file again: start over
+                else: start = _overlap(r, fd, url, have)
                 if opened: opened(part, total)
                 try: moved = _receive(r, fd, url, start, total, timeout, stop)
                 # a lying answer's bytes go: the part stays a prefix
@@ -176,6 +179,15 @@ def fetch_shard(url:str, # the shard's URL (http, https or file)
         raise ShardError('short', f"{url}: {size:,} of {total:,} bytes (the transfer stopped early; a rerun resumes)")
     os.replace(part, dest)
     return Fetched(dest, 'resumed' if start else 'fetched', size, moved)
+
+def _overlap(r, fd:int, url:str, have:int)->int:
+    """Where the part goes on (`have`), once the answer's first byte is found to be the part's last; else the part is
+    dropped (`ShardError`): it is no prefix of the file the server has"""
+    if r.read(1) != os.pread(fd, 1, have - 1):
+        os.ftruncate(fd, 0)
+        raise ShardError('network', f"{url}: the part kept from before is not the start of the file the server has: "
+                                    f"dropped; a rerun starts over")
+    return have
 
 def _read_only(path:Path):
     "A file object reading `path`, never through a link"
