@@ -31,10 +31,13 @@ def sample(tmp_path_factory):
     run('msasl-make-sample', str(out), '--n-videos', '12', '--seed', '7', check=True)
     return out
 
-@pytest.fixture(scope='session')
-def demo(tmp_path_factory):
-    "`msasl-demo` with 8 videos, run once: (its folder, the finished process); tests that change it work on a copy"
-    d = tmp_path_factory.mktemp('demo')
+def run_demo(d):
+    "`msasl-demo` with 8 videos into `d`: (d, the finished process)"
     res = run('msasl-demo', str(d), '--n-videos', '8')
     assert res.returncode == 0, res.stderr[-2000:]
     return d, res
+
+@pytest.fixture(scope='session')
+def demo(tmp_path_factory):
+    "`msasl-demo` with 8 videos, run once: (its folder, the finished process); tests that change it work on a copy"
+    return run_demo(tmp_path_factory.mktemp('demo'))

@@ -1,7 +1,7 @@
 "Which data: msasl-fingerprint and msasl-compare on two demos, on changed copies, on fingerprints alone, and on Kinetics."
 import json, shutil
 import nbformat, pytest
-from conftest import run
+from conftest import run, run_demo
 
 SPLITS = ('train', 'val', 'test')
 
@@ -13,10 +13,7 @@ def one_line(res, code, needle):
 @pytest.fixture(scope='module')
 def second(tmp_path_factory):
     "The same demo again, in another folder, minutes later"
-    d = tmp_path_factory.mktemp('demo2')
-    res = run('msasl-demo', str(d), '--n-videos', '8')
-    assert res.returncode == 0, res.stderr[-2000:]
-    return d, res
+    return run_demo(tmp_path_factory.mktemp('demo2'))
 
 @pytest.fixture
 def copy(demo, tmp_path):

@@ -120,7 +120,7 @@ def _receive(r, fd:int, url:str, start:int, total:int|None, timeout:float, stop)
                                         "this time, kept; a rerun resumes)")
     return moved
 
-# %% ../../nbs/12b_kinetics_mirror.ipynb #c4a3bae9
+# %% ../../nbs/12b_kinetics_mirror.ipynb #38f8271e
 def _failure(e:BaseException, url:str, dest:Path, moved:int)->Exception:
     "What an exception of a transfer means: `ShardError`, or the `WriteError` of a full disk"
     from urllib.error import HTTPError
@@ -153,8 +153,7 @@ def fetch_shard(url:str, # the shard's URL (http, https or file)
     fd,moved = open_file(part, os.O_RDWR | os.O_CREAT | os.O_APPEND),0
     try:
         have = os.fstat(fd).st_size
-        # asked from the part's last byte: a part that is whole already gets that byte back, not a 416
-        ask = max(have - 1, 0)
+        ask = max(have - 1, 0)               # from the part's last byte: a whole part gets that byte back, not a 416
         req = Request(url, headers={'Range': f"bytes={ask}-"} if have and urlsplit(url).scheme != 'file' else {})
         try:
             with urlopen(req, timeout=timeout) as r:
