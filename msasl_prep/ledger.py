@@ -11,7 +11,7 @@ from .files import append_whole, read_file, stop_on_disk_failure, write_atomic
 # %% auto #0
 __all__ = ['Ledger', 'stamp']
 
-# %% ../nbs/00c_ledger.ipynb #f8095314
+# %% ../nbs/00c_ledger.ipynb #e3fff0ca
 class Ledger:
     "A JSON-lines file of rows, one per key: appended whole, read tolerantly, the latest row of a key counting"
     def __init__(self, path, # the .jsonl file (made at the first row)
@@ -21,6 +21,7 @@ class Ledger:
                 ):
         self.path,self.key,self.what = Path(path),key,what
         self.rows,self.problems,self.lock = {},[],threading.Lock()
+        self.stale = 0          # rows in the file that a later row of their key stands over
         if rows is not None: self.replace(rows)
         else: self._read()
 
@@ -43,7 +44,7 @@ class Ledger:
                 self.problems.append(f"{self.path}:{i}: not a {self.what} ({line[:60]!r}): passed over, its unit is "
                                      f"done again")
                 continue
-            self.rows.pop(k, None)                      # the latest row of a key counts, and stands last
+            self.stale += self.rows.pop(k, None) is not None     # the latest row of a key counts, and stands last
             self.rows[k] = row
 
     def get(self, key, default=None): return self.rows.get(key, default)
@@ -62,18 +63,19 @@ class Ledger:
         keys,data = self._lines(rows)
         with self.lock:
             with stop_on_disk_failure(self.path): append_whole(self.path, data)
-            for k,r in zip(keys, rows): self.rows.pop(k, None); self.rows[k] = r
+            for k,r in zip(keys, rows): self.stale += self.rows.pop(k, None) is not None; self.rows[k] = r
 
     def replace(self, rows:list):
         "The ledger holds `rows` and nothing else: the file rewritten whole, atomically"
         keys,data = self._lines(rows)
         with self.lock:
             with stop_on_disk_failure(self.path): write_atomic(self.path, data)
-            self.rows = dict(zip(keys, rows))
+            self.rows,self.stale = dict(zip(keys, rows)),0
 
     def compact(self):
-        "Rewrite the file with one row per key (the latest), atomically"
-        self.replace(self.values())
+        """Rewrite the file with one row per key (the latest), atomically; a file that holds just that already, and
+        nothing passed over, is left as it is"""
+        if self.stale or self.problems: self.replace(self.values())
 
 # %% ../nbs/00c_ledger.ipynb #afff1bf3
 def stamp(t:float|None=None, # seconds since the epoch (None: now)

@@ -117,7 +117,8 @@ def test_links_planted_at_every_path_a_run_writes_are_never_followed(site, clean
     k = tmp_path/'out'/'kinetics700'; (k/'shards').mkdir(parents=True); (k/'rawframes').mkdir()
     names = list(CLIPS)
     for p in (k/'shards'/'.good_0.tar.gz.member', k/'.kinetics_report.jsonl.tmp', k/'shards'/'good_0.tar.gz.part',
-              k/'shards'/'good_1.tar.gz', k/'shards.jsonl', k/'kinetics_report.jsonl', k/'train2.txt', k/'.wanted.txt'):
+              k/'shards'/'good_1.tar.gz', k/'shards.jsonl', k/'kinetics_report.jsonl', k/'train2.txt', k/'.wanted.txt',
+              k/'.report-inputs.json'):
         p.symlink_to(victim)
     (k/'rawframes'/names[0]).symlink_to(elsewhere/'with')          # a folder that holds images: not to be listed as the clip
     (k/'rawframes'/names[2]).symlink_to(elsewhere/'empty')         # one without: not to break the run

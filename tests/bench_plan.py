@@ -1,0 +1,148 @@
+"""Benchmark: planning the whole Kinetics-700-2020 annotation, against `csv.reader` reading the same CSVs.
+
+Not part of the test run: `python tests/bench_plan.py [--scale 1.0] [--keep DIR]` prints a table.
+
+It generates CSVs of the 2020 release's shape (545,000 train, 35,000 val and 70,000 test rows over 700 classes; the
+test CSV without labels; `--scale` shrinks them) and a shard list of 1,000 shards on a mirror nobody answers (a
+loopback port that refuses), then measures, each as its own process (wall time, and peak memory from the kernel's
+`ru_maxrss` of that process):
+
+  csv.reader  the floor: the three CSVs read into lists of rows with `csv.reader`, nothing else;
+  first run   `msasl-kinetics DATA_DIR --annotation A --shard-lists L` from an empty DATA_DIR: every row read and
+              validated, every clip named, the wanted list written, the 1,000 shards tried (each refused), the
+              report of 650,000 clips and the three lists written;
+  resume      the same DATA_DIR made to look as if 600,000 clips were done (923 shard rows `done`, each clip's folder
+              in rawframes/), 77 shards left: the rerun decides what is left, tries the 77, writes report and lists;
+  decide      the part of `resume` before any shard is asked for: annotation read, shard rows read, what is left;
+              in this process, so without Python's start;
+  nothing new the same DATA_DIR with a shard list of the 923 shards done, run twice: the second finds the report
+              and lists made from the same inputs, and writes neither.
+
+Each command is run three times in alternation with the floor, and the median is printed with its ratio to the
+floor's median of the same round.
+"""
+import argparse, csv, json, os, random, shutil, socket, statistics, string, subprocess, sys, tempfile, time
+from pathlib import Path
+
+SIZES = {'train': 545_000, 'val': 35_000, 'test': 70_000}
+ID = string.ascii_letters + string.digits + '-_'
+
+def make_annotation(folder:Path, scale:float=1.0, classes:int=700, seed:int=0)->dict:
+    "Kinetics-shaped CSVs in `folder` (labels over `classes` classes, the test CSV without them); rows per split"
+    rng = random.Random(seed)
+    names = [f"class {i:03d} {''.join(rng.choices(string.ascii_lowercase, k=8))}" for i in range(classes)]
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = {}
+    for split,n in SIZES.items():
+        n = rows[split] = max(1, int(n * scale))
+        with open(folder/f"{split}.csv", 'w') as f:
+            f.write('label,youtube_id,time_start,time_end,split\n' if split != 'test' else 'youtube_id,time_start,time_end,split\n')
+            for i in range(n):
+                vid,start = ''.join(rng.choices(ID, k=11)),rng.randrange(0, 600)
+                f.write(f"{names[i % classes]},{vid},{start},{start + 10},{split}\n" if split != 'test'
+                        else f"{vid},{start},{start + 10},{split}\n")
+    return rows
+
+def refused_base()->str:
+    "A loopback URL nobody listens on: every connection is refused at once"
+    s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()
+    return f"http://127.0.0.1:{port}/k700_2020/train"
+
+def shard_list(path:Path, shards:int)->list:
+    urls = [f"{refused_base()}/part_{i:04d}.tar.gz" for i in range(shards)]
+    path.write_text(''.join(u + '\n' for u in urls))
+    return urls
+
+def measured(cmd:list)->tuple:
+    "`(seconds, peak MB, exit code)` of `cmd` run as its own process"
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)")
+    out = subprocess.run([sys.executable, '-c', probe, *cmd], capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]),float(out[1]),int(out[2])
+
+FLOOR = ("import csv, sys\nrows = {}\nfor s in ('train', 'val', 'test'):\n"
+         "    with open(f'{sys.argv[1]}/{s}.csv', newline='') as f: rows[s] = list(csv.reader(f))\n")
+
+def done_state(root:Path, ann_dir:Path, urls:list, done:int, clips:int):
+    """`root` (DATA_DIR/kinetics700) as a run leaves it when the first `done` shards are read: their rows, and a
+    folder for each of their clips (the first `clips` clips of the annotation, spread over them)"""
+    from msasl_prep.kinetics.annotation import load_kinetics
+    from msasl_prep.kinetics.frames import FrameOptions
+    from msasl_prep.kinetics.prepare import MANIFEST, OPTIONS
+    from dataclasses import asdict
+    ann = load_kinetics(ann_dir)
+    names = [n for s in ann.splits for n in ann.splits[s].names][:clips]
+    (root/'rawframes').mkdir(parents=True, exist_ok=True); (root/'shards').mkdir(exist_ok=True)
+    (root/OPTIONS).write_text(json.dumps(asdict(FrameOptions())))
+    per = -(-len(names) // done)
+    with open(root/MANIFEST, 'w') as f:
+        for i,u in enumerate(urls[:done]):
+            made = {n: [250, 25.0] for n in names[i * per:(i + 1) * per]}
+            f.write(json.dumps(dict(shard=u.rsplit('/', 1)[1], url=u, status='done', detail='', made=made, failed={},
+                                    kept=[], others=0, bytes=10**9, seconds=100.0, fetched='2026-12-03T12:00:00Z')) + '\n')
+    for n in names: os.mkdir(root/'rawframes'/n)
+
+def decide(data:Path, ann_dir:Path, urls:list)->float:
+    "Seconds to know what is left to do: the annotation read, the shard rows read, the shards not done"
+    from msasl_prep.kinetics.annotation import load_kinetics
+    from msasl_prep.kinetics.prepare import MANIFEST, _shard_key
+    from msasl_prep.kinetics.mirror import shard_name
+    from msasl_prep.ledger import Ledger
+    from msasl_prep.files import no_cycles
+    t = time.perf_counter()
+    ann = load_kinetics(ann_dir)
+    wanted = [n for s in ann.splits for n in ann.splits[s].names]
+    with no_cycles(): ledger = Ledger(data/'kinetics700'/MANIFEST, _shard_key, 'shard row')
+    done = {k for k,r in ledger.rows.items() if r['status'] == 'done'}
+    todo = [u for u in urls if shard_name(u) not in done]
+    took = time.perf_counter() - t
+    assert wanted and todo is not None
+    return took
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--scale', type=float, default=1.0, help='the share of the full size (default 1: 650,000 rows)')
+    p.add_argument('--rounds', type=int, default=3)
+    p.add_argument('--keep', type=Path, help='work here, and leave it (default: a temporary folder, removed)')
+    a = p.parse_args()
+    work = a.keep or Path(tempfile.mkdtemp(prefix='bench-plan-'))
+    try:
+        ann = work/'annotations'
+        rows = make_annotation(ann, a.scale)
+        urls = shard_list(work/'k700_2020_train_path.txt', 1000)
+        (work/'done_path.txt').write_text(''.join(u + '\n' for u in urls[:923]))
+        kin = lambda d, lst='k700_2020_train_path.txt': ['msasl-kinetics', str(d), '--annotation', str(ann), '--shard-lists',
+                                                         str(work/lst), '-q']
+        done_clips = int(600_000 * a.scale)
+        print(f"{sum(rows.values()):,} rows ({', '.join(f'{s} {n:,}' for s,n in rows.items())}), 1,000 shards; "
+              f"resume: {done_clips:,} clips done in 923 shards", flush=True)
+        resume = work/'resume'
+        done_state(resume/'kinetics700', ann, urls, 923, done_clips)
+        results = {k: [] for k in ('csv.reader', 'first run', 'resume', 'decide', 'nothing new')}
+        sizes = {}
+        for r in range(a.rounds):
+            base = measured([sys.executable, '-c', FLOOR, str(ann)])
+            results['csv.reader'].append((*base[:2], 1.0, 1.0))
+            first = work/f"first{r}"
+            for name,cmd in (('first run', kin(first)), ('resume', kin(resume)), ('nothing new', kin(resume, 'done_path.txt'))):
+                if name == 'nothing new': subprocess.run(cmd, capture_output=True)       # the run that makes the report
+                t,mb,code = measured(cmd)
+                assert code == 0, (name, code)
+                results[name].append((t, mb, t / base[0], mb / base[1]))
+            t = decide(resume, ann, urls)
+            results['decide'].append((t, float('nan'), t / base[0], float('nan')))
+            k = first/'kinetics700'
+            sizes = {n: (k/n).stat().st_size for n in ('kinetics_report.jsonl', '.wanted.txt', 'shards.jsonl', 'train700.txt')}
+            shutil.rmtree(first)
+            print(f"round {r + 1}: " + ', '.join(f"{n} {v[-1][0]:.2f} s" for n,v in results.items()), flush=True)
+        print(f"\n| | wall (s) | x csv.reader | peak memory (MB) | x csv.reader |\n|---|---|---|---|---|")
+        for n,v in results.items():
+            med = lambda i: statistics.median(x[i] for x in v)
+            mem = '(in the bench process) |' if n == 'decide' else f"{med(1):.0f} | {med(3):.2f}"
+            print(f"| {n} | {med(0):.2f} | {med(2):.2f} | {mem} |")
+        print('\nfiles of the first run: ' + ', '.join(f"{n} {s / 2**20:.1f} MB" for n,s in sizes.items()))
+    finally:
+        if not a.keep: shutil.rmtree(work, ignore_errors=True)
+
+if __name__ == '__main__': main()
