@@ -50,18 +50,18 @@ class ListLine(NamedTuple):
                             f"<fps>', got {text[:100]!r}")
         return cls(m['folder'], int(m['label']), int(m['s']), int(m['e']), int(m['n']), float(m['fps']))
 
-# %% ../nbs/05_lists.ipynb #02435e38
+# %% ../nbs/05_lists.ipynb #513d6679
 def order_lines(lines:list, # `(split, line)` pairs: a `ListLine`, or a `(folder, text)` pair
                 seed:int=0, # shuffle seed for the train list
                )->dict:
     "split -> its lines: train shuffled with `seed`, the others in video and clip order (their folders')"
     by_split = {}
-    for split,line in sorted(lines): by_split.setdefault(split, []).append(line)     # a line's folder comes first
+    for split,line in sorted(lines, key=lambda t: t[1][0]): by_split.setdefault(split, []).append(line)   # by folder
     if 'train' in by_split: random.Random(seed).shuffle(by_split['train'])
     return by_split
 
 def write_lists(out, # folder that gets `<split>.txt`
-                lines:list, # `(split, ListLine)` pairs of the clips made, or `(split, (folder, text))` (`ListLine.text`)
+                lines:list, # `(split, ListLine)` pairs of the clips made, or `(split, (folder, ListLine.text(...)))`
                 splits=SPLITS, # the lists to write, empty ones included
                 seed:int=0,
                 name:str='{split}.txt', # a list's file name (Kinetics: `{split}700.txt`)

@@ -74,7 +74,7 @@ def parse_row(row:dict, # one CSV row as `csv.DictReader` gives it
     if label is None and name != 'test': raise RecordError('missing_label', f"no label in a {name} row")
     return KineticsClip(vid, start, end, name, label)
 
-# %% ../../nbs/12_kinetics.ipynb #dfc8755e
+# %% ../../nbs/12_kinetics.ipynb #d05aa0f6
 REQUIRED_COLUMNS = ('youtube_id', 'time_start', 'time_end')   # and `label`, except in a test CSV
 
 class Seen(dict):
@@ -120,7 +120,8 @@ def _take(row:dict, line:int, path:Path, split:str, clips:ClipList, problems:lis
     "One row as `csv.DictReader` gives it: into `clips`, or a `Problem` naming its line"
     try:
         clip = parse_row(row, split)
-        if clip.name in seen: raise RecordError('duplicate', f"{clip.name} is listed already, at {seen.where(clip.name)}")
+        if clip.name in seen:
+            raise RecordError('duplicate', f"{clip.name} is listed already, at {seen.where(clip.name)}")
     except RecordError as e: return problems.append(Problem(str(path), line, e.reason, e.detail))
     seen.add(clip.name, file_no, line)
     clips.append(clip.name, clip.label)

@@ -102,13 +102,15 @@ def _read_shards(root:Path, urls:list, opts:FrameOptions, run, keep:bool, timeou
     listed = {shard_name(u) for u in urls}
     return [r for r in ledger.values() if r['shard'] in listed]
 
-# %% ../../nbs/12e_kinetics_prepare.ipynb #3fc01626
+# %% ../../nbs/12e_kinetics_prepare.ipynb #5475c1a3
 class MirrorState:
-    "What the shard rows say of the clips: made (name -> `[frames, fps]`), failed (name -> `[reason, detail]`), by which shard"
+    """What the shard rows say of the clips: made (name -> `[frames, fps]`), failed (name -> `[reason, detail]`), by
+    which shard"""
     def __init__(self, rows:list):
         self.made,self.failed,self.shard_of = {},{},{}
         for r in rows:
-            self.failed.update(r.get('failed', {})); self.shard_of.update(dict.fromkeys(r.get('failed', {}), r['shard']))
+            self.failed.update(r.get('failed', {}))
+            self.shard_of.update(dict.fromkeys(r.get('failed', {}), r['shard']))
         for r in rows: self.shard_of.update(dict.fromkeys(r.get('made', {}), r['shard']))
         for r in reversed(rows): self.made.update(r.get('made', {}))          # the first shard that made a clip counts
         self.unread = sorted((r for r in rows if r['status'] != 'done'), key=lambda r: r['shard'])   # named in order
@@ -128,7 +130,8 @@ def _mirror_row(row:dict, name:str, state:MirrorState, mirror:bool)->dict:
     if state.all_read: return {**row, 'status': 'skipped', 'reason': 'not_in_mirror', 'detail': 'no shard holds it'}
     why = ', '.join(f"{r['shard']} ({r['status']})" for r in state.unread[:2])
     more = f" and {len(state.unread) - 2} more" if len(state.unread) > 2 else ''
-    return {**row, 'status': 'skipped', 'reason': 'shard_unread', 'detail': f"not in the shards read; not read: {why}{more}"}
+    return {**row, 'status': 'skipped', 'reason': 'shard_unread',
+            'detail': f"not in the shards read; not read: {why}{more}"}
 
 def _invalid_rows(ann:KineticsAnnotations)->list:
     "A report row for every CSV row kept out: its file, line and reason"
