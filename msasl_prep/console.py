@@ -21,10 +21,14 @@ def _by_ctrl_c(e:BaseException|None) -> bool:
     while e is not None and not isinstance(e, KeyboardInterrupt): e = e.__cause__
     return e is not None
 
-def _door(module:str, name:str, prog:str):
-    "The entry point of `prog`: `module.name`, imported when it runs"
+def _door(module:str, name:str, prog:str, notebooks:bool=False):
+    """The entry point of `prog`: `module.name`, imported when it runs. A command that runs `notebooks` does without
+    jsonschema's optional IRI format checker: papermill reads notebooks through nbformat, which imports jsonschema, which
+    imports `rfc3987_syntax`, whose grammar is built at import, about a second (jsonschema issue 1428); no notebook
+    schema checks an IRI"""
     def enter():
         sys.unraisablehook = _keep_interrupts
+        if notebooks: sys.modules.setdefault('rfc3987_syntax', None)     # `import rfc3987_syntax` is an ImportError
         try:
             from importlib import import_module
             return getattr(import_module(module), name)()
@@ -45,8 +49,8 @@ msasl_extract_frames = _door('msasl_prep.cli', 'msasl_extract_frames', 'msasl-ex
 msasl_split_annotation = _door('msasl_prep.cli', 'msasl_split_annotation', 'msasl-split-annotation')
 msasl_imagenet_paths = _door('msasl_prep.cli', 'msasl_imagenet_paths', 'msasl-imagenet-paths')
 msasl_check_crops = _door('msasl_prep.cli', 'msasl_check_crops', 'msasl-check-crops')
-msasl_pipeline = _door('msasl_prep.cli', 'msasl_pipeline', 'msasl-pipeline')
-msasl_demo = _door('msasl_prep.cli', 'msasl_demo', 'msasl-demo')
+msasl_pipeline = _door('msasl_prep.cli', 'msasl_pipeline', 'msasl-pipeline', notebooks=True)
+msasl_demo = _door('msasl_prep.cli', 'msasl_demo', 'msasl-demo', notebooks=True)
 msasl_doctor = _door('msasl_prep.cli', 'msasl_doctor', 'msasl-doctor')
 msasl_kinetics = _door('msasl_prep.kinetics.cli', 'msasl_kinetics', 'msasl-kinetics')
 msasl_get_kinetics_annotation = _door('msasl_prep.kinetics.cli', 'msasl_get_kinetics_annotation',

@@ -169,10 +169,14 @@ class VideoPlan:
     source_bytes:int=0
 
 def _kept_captions(captioner:Captioner, p:ClipPlan, note, opts:ExtractOptions, source_bytes:int)->dict|None:
-    "The caption plan a complete clip's note keeps, if it was made with the same options (else None: read it again)"
+    """The caption plan a complete clip's note keeps, if it was read with the same options (else None: read it again).
+    The fill is not one of them: text is found and its boxes planned the same whatever then hides it, so another fill
+    remakes the clip (its note differs) from the boxes read before, with no reading"""
     old = note.get('captions') if isinstance(note, dict) else None
-    same = isinstance(old, dict) and old.get('options') == captioner.key
-    return old if same and {k: v for k,v in note.items() if k != 'captions'} == _note(p, opts, source_bytes) else None
+    if not isinstance(old, dict) or not isinstance(old.get('options'), dict): return None
+    same = {**old['options'], 'fill': None} == {**captioner.key, 'fill': None}
+    made_alike = {k: v for k,v in note.items() if k != 'captions'} == _note(p, opts, source_bytes)
+    return {**old, 'options': captioner.key} if same and made_alike else None
 
 def plan_extraction(video_id:str, # the video's 11-character id
                     records:list, # its valid records

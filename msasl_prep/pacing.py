@@ -11,12 +11,13 @@ from pathlib import Path
 from .fetcher import DownloadError
 
 # %% auto #0
-__all__ = ['DEFAULT_PER_HOUR', 'DEFAULT_SLEEP', 'STATE_ENV', 'Clock', 'FakeClock', 'Pacer', 'Pause', 'CircuitOpen', 'Breaker',
-           'state_folder', 'plausible', 'Budget', 'host_budget']
+__all__ = ['DEFAULT_PER_HOUR', 'DEFAULT_SLEEP', 'STARTS_KEPT', 'STATE_ENV', 'Clock', 'FakeClock', 'Pacer', 'Pause', 'CircuitOpen',
+           'Breaker', 'state_folder', 'plausible', 'Budget', 'host_budget']
 
 # %% ../nbs/04b_pacing.ipynb #7c7c3dec
 DEFAULT_PER_HOUR = 250          # below a guest session's ~300 videos an hour
 DEFAULT_SLEEP = (5.0, 10.0)     # yt-dlp's guidance: 5-10 s between downloads
+STARTS_KEPT = 1_000             # the starts a budget remembers (a guest session gets ~300 an hour)
 
 class Clock:
     """Wall-clock time and waiting, as the budgets use them (tests give a `FakeClock` to check a schedule without
@@ -62,7 +63,7 @@ class Pacer:
             now = self.clock.time()
             t = max(now + wait, st.get('next', 0.0))
             st['next'] = t + self.interval
-            st['starts'] = [x for x in st.get('starts', []) if x > now - 3600] + [t]
+            st['starts'] = ([x for x in st.get('starts', []) if x > now - 3600] + [t])[-STARTS_KEPT:]
         return t
 
     def release(self, t:float):
@@ -81,7 +82,8 @@ class Pacer:
         return None if stop.is_set() else t
 
     def window_left(self)->float:
-        "Seconds until the oldest request of the last hour is an hour old (an hour if there was none)"
+        """Seconds until the oldest request of the last hour (of the last `STARTS_KEPT`) is an hour old (an hour if there
+        was none)"""
         now = self.clock.time()
         with self.state() as st: starts = [x for x in st.get('starts', []) if x > now - 3600]
         return min(3600.0, starts[0] + 3600 - now) if starts else 3600.0
@@ -205,7 +207,7 @@ def plausible(st, # what a budget file holds, as read
     future = [x for i,x in enumerate(x for x in starts if x > now) if x <= now + (i + 1) * step]
     # a gap no pace makes: all reset
     if len(future) < len([x for x in starts if x > now]): future = []
-    out['starts'] = (past + future)[-10_000:]
+    out['starts'] = (past + future)[-STARTS_KEPT:]
     if _number(st.get('next'), 0, max(out['starts'], default=now) + step): out['next'] = st['next']
     if _number(st.get('pause'), 0, longest_pause): out['pause'] = st['pause']
     if _number(st.get('until'), 0, now + longest_pause): out['until'] = st['until']
@@ -217,10 +219,11 @@ def plausible(st, # what a budget file holds, as read
 
 class _File:
     """State kept in a JSON file of this user's, read and validated, then changed under an exclusive lock: shared by the
-    processes of one machine"""
+    processes of one machine. What is unchanged is not written back; bytes read before are not parsed again within 1 s"""
     def __init__(self, path, check=None, # cleans what was read (see `plausible`); default: any dict
                  clock:Clock|None=None):
         self.path,self.lock,self.check,self.clock = Path(path),threading.Lock(),check,clock or Clock()
+        self._seen = (None, 0.0, {})   # the bytes last read or written, when, and the state they hold
     def _open(self)->int:
         try: fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as e:
@@ -232,21 +235,32 @@ class _File:
             os.close(fd)
             raise DownloadError(f"the budget file {self.path} is not a file of yours: remove it")
         return fd
+    def _load(self, fd:int)->dict:
+        raw,now = os.pread(fd, min(os.fstat(fd).st_size, 1 << 20), 0),self.clock.time()
+        seen,then,st = self._seen
+        if raw != seen or not 0 <= now - then < 1:
+            try: st = json.loads(raw or b'{}')
+            except ValueError: st = {}
+            st = self.check(st, now) if self.check else (st if isinstance(st, dict) else {})
+            self._seen = (raw, now, st)
+        return _copy(st)
     @contextmanager
     def __call__(self):
         with self.lock:
             fd = self._open()
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                size = os.fstat(fd).st_size
-                try: st = json.loads(os.pread(fd, min(size, 1 << 20), 0) or b'{}')
-                except ValueError: st = {}
-                st = self.check(st, self.clock.time()) if self.check else (st if isinstance(st, dict) else {})
+                st = self._load(fd)
+                before = _copy(st)
                 yield st
-                data = json.dumps(st).encode()
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, data, 0)
+                if st != before:
+                    data = json.dumps(st).encode()
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, data, 0)
+                    self._seen = (data, self.clock.time(), _copy(st))
             finally: os.close(fd)
+
+def _copy(st:dict)->dict: return {k: list(v) if isinstance(v, list) else v for k,v in st.items()}
 
 @dataclass
 class Budget:

@@ -109,10 +109,15 @@ def check_parameters(params:dict, # the notebook's parameters by name
 # %% ../nbs/10_run.ipynb #c91703b7
 def notebook_parameters(nb:Path|None=None, # a notebook with a `parameters` cell (default: the pipeline's)
                        )->dict:
-    "The notebook's parameters and their defaults, as papermill reads its `parameters` cell"
-    import papermill as pm
-    return {name: ast.literal_eval(p['default']) for name,
-            p in pm.inspect_notebook(str(nb or pipeline_notebook())).items()}
+    """The notebook's parameters and their defaults: what its `parameters` cell assigns, read as papermill reads it
+    but without importing papermill (whose import costs a second), so that a wrong parameter is refused at once"""
+    nb = Path(nb or pipeline_notebook())
+    cells = json.loads(nb.read_text(encoding='utf-8'))['cells']
+    src = next((c['source'] for c in cells if 'parameters' in c.get('metadata', {}).get('tags', ())), None)
+    if src is None: raise RunError(f"{nb} has no cell tagged parameters")
+    body = ast.parse(src if isinstance(src, str) else ''.join(src)).body
+    return {t.id: ast.literal_eval(a.value) for a in body if isinstance(a, (ast.Assign, ast.AnnAssign)) and a.value
+            for t in (a.targets if isinstance(a, ast.Assign) else [a.target]) if isinstance(t, ast.Name)}
 
 def run_pipeline(data_dir, # DATA_DIR
                  parameters:dict|None=None, # notebook parameters (names of its `parameters` cell)
@@ -121,8 +126,6 @@ def run_pipeline(data_dir, # DATA_DIR
                  table:dict|None=None, # what its parameters must be (default: `PARAMETERS`, the pipeline's)
                 )->Path:
     "Execute the notebook for `data_dir`; returns the executed notebook's path"
-    try: import papermill as pm
-    except ImportError: raise RunError("papermill is not installed: pip install -e \".[dev]\"") from None
     nb = pipeline_notebook(notebook)
     params = {'data_dir': str(data_dir), **(parameters or {})}
     unknown = sorted(set(params) - set(notebook_parameters(nb)))
@@ -139,6 +142,8 @@ def run_pipeline(data_dir, # DATA_DIR
     if params.get('shard_lists'):
         params['shard_lists'] = [p if '://' in p else os.path.abspath(p) for p in params['shard_lists']]
     data = Path(params['data_dir'])
+    try: import papermill as pm
+    except ImportError: raise RunError("papermill is not installed: pip install -e \".[dev]\"") from None
     (data/'reports').mkdir(parents=True, exist_ok=True)
     out = data/'reports'/f"{notebook}-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
     try:

@@ -43,13 +43,6 @@ def tmpfs(path, size):
 
 def no_tmp_left(root): assert not [p for p in Path(root).rglob('*') if p.name.endswith('.tmp')], list(Path(root).rglob('*.tmp'))
 
-@pytest.fixture(scope='module')
-def clean(sample, tmp_path_factory):
-    out = tmp_path_factory.mktemp('clean')
-    res = extract(sample, sample/'videos', out)
-    assert res.returncode == 0, res.stderr
-    return out
-
 # 1 -----------------------------------------------------------------------------------------------------------------
 def test_1_url_template_without_id_is_refused_everywhere(sample, tmp_path):
     from msasl_prep.wants import DownloadOptions

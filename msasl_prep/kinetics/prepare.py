@@ -196,7 +196,9 @@ def write_report(root:Path, ann:KineticsAnnotations, splits, state:MirrorState, 
 
 def write_kinetics_lists(root:Path, ann:KineticsAnnotations, ok:list, splits, seed:int=0)->dict:
     """`<split><classes>.txt` for each of `splits` (`lists.write_lists`) from the clips with frames (`ok`, as
-    `write_report` gives them): train shuffled with `seed`; clips per list"""
+    `write_report` gives them): train shuffled with `seed`; clips per list. None when no clip has frames: an empty
+    list would read as a prepared split"""
+    if not ok: return {}
     counts = write_lists(root, ok, splits, seed, name=f"{{split}}{ann.n_classes}.txt")
     return {ann.list_name(s): n for s,n in counts.items()}
 
@@ -353,7 +355,7 @@ def format_kinetics_summary(s:dict)->str:
         out.append(f"CSV rows kept out: {sum(s['invalid'].values())} ("
                    + ', '.join(f"{k} {v}" for k,v in s['invalid'].items())
                    + f"; each named in {REPORT})")
-    out.append('lists: ' + ', '.join(f"{n} ({c} clips)" for n,c in s['lists'].items()))
+    out.append('lists: ' + (', '.join(f"{n} ({c} clips)" for n,c in s['lists'].items()) or 'none (no clip has frames)'))
     return '\n'.join(out)
 
 # %% ../../nbs/12e_kinetics_prepare.ipynb #6e47c6be
