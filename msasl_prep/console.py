@@ -23,9 +23,9 @@ def _by_ctrl_c(e:BaseException|None) -> bool:
 
 def _door(module:str, name:str, prog:str, notebooks:bool=False):
     """The entry point of `prog`: `module.name`, imported when it runs. A command that runs `notebooks` does without
-    jsonschema's optional IRI format checker: papermill reads notebooks through nbformat, which imports jsonschema, which
-    imports `rfc3987_syntax`, whose grammar is built at import, about a second (jsonschema issue 1428); no notebook
-    schema checks an IRI"""
+    jsonschema's optional IRI format checker: papermill reads notebooks through nbformat, which imports jsonschema,
+    which imports `rfc3987_syntax`, whose grammar is built at import, about a second (jsonschema issue 1428); no
+    notebook schema checks an IRI"""
     def enter():
         sys.unraisablehook = _keep_interrupts
         if notebooks: sys.modules.setdefault('rfc3987_syntax', None)     # `import rfc3987_syntax` is an ImportError

@@ -82,8 +82,8 @@ class Pacer:
         return None if stop.is_set() else t
 
     def window_left(self)->float:
-        """Seconds until the oldest request of the last hour (of the last `STARTS_KEPT`) is an hour old (an hour if there
-        was none)"""
+        """Seconds until the oldest request of the last hour (of the last `STARTS_KEPT`) is an hour old (an hour if
+        there was none)"""
         now = self.clock.time()
         with self.state() as st: starts = [x for x in st.get('starts', []) if x > now - 3600]
         return min(3600.0, starts[0] + 3600 - now) if starts else 3600.0
@@ -219,7 +219,8 @@ def plausible(st, # what a budget file holds, as read
 
 class _File:
     """State kept in a JSON file of this user's, read and validated, then changed under an exclusive lock: shared by the
-    processes of one machine. What is unchanged is not written back; bytes read before are not parsed again within 1 s"""
+    processes of one machine. What is unchanged is not written back; bytes read before are not parsed again within
+    1 s"""
     def __init__(self, path, check=None, # cleans what was read (see `plausible`); default: any dict
                  clock:Clock|None=None):
         self.path,self.lock,self.check,self.clock = Path(path),threading.Lock(),check,clock or Clock()
