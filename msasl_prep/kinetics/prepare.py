@@ -276,6 +276,18 @@ def _last_report(root:Path, inputs:dict)->dict|None:
 def _stamp_report(root:Path, inputs:dict, counts:dict, lists:dict):
     write_atomic(root/STAMP, json.dumps(dict(inputs=inputs, outputs=_outputs(root, lists), counts=counts, lists=lists)))
 
+def _report_and_lists(root:Path, ann:KineticsAnnotations, splits, urls:list, seed:int, source:str, state:MirrorState,
+                      sections:Ledger)->tuple:
+    "`(counts, lists)`: the report and the lists written, or those of the last report if its inputs are unchanged"
+    inputs = _report_inputs(root, ann, splits, urls, seed, source)
+    if (last := _last_report(root, inputs)) is not None: return last['counts'],last['lists']
+    with stop_on_disk_failure(f"the report in {root}"), no_cycles():
+        ok,counts = write_report(root, ann, splits, state, sections.rows, mirror=source != 'youtube')
+    with stop_on_disk_failure(f"the lists in {root}"), no_cycles():
+        lists = write_kinetics_lists(root, ann, ok, splits, seed)
+        _stamp_report(root, inputs, counts, lists)
+    return counts,lists
+
 # %% ../../nbs/12e_kinetics_prepare.ipynb #cf44ff61
 def prepare_kinetics(data_dir, # DATA_DIR: everything goes to DATA_DIR/kinetics700/
                      ann:KineticsAnnotations, # from `load_kinetics`
@@ -311,14 +323,7 @@ def prepare_kinetics(data_dir, # DATA_DIR: everything goes to DATA_DIR/kinetics7
         stopped,sections = None,Ledger(root/SECTIONS, clip_key, 'section row')
         if source != 'mirror':
             sections,stopped = _from_youtube(root, ann, splits, state, run, opts, dl, keep_shards, progress, tell)
-        inputs = _report_inputs(root, ann, splits, urls, seed, source)
-        if (last := _last_report(root, inputs)) is not None: counts,lists = last['counts'],last['lists']
-        else:
-            with stop_on_disk_failure(f"the report in {root}"), no_cycles():
-                ok,counts = write_report(root, ann, splits, state, sections.rows, mirror=source != 'youtube')
-            with stop_on_disk_failure(f"the lists in {root}"), no_cycles():
-                lists = write_kinetics_lists(root, ann, ok, splits, seed)
-                _stamp_report(root, inputs, counts, lists)
+        counts,lists = _report_and_lists(root, ann, splits, urls, seed, source, state, sections)
     s = _summary(root, source, rows, urls, counts, ann, lists)
     if stopped is not None:
         stopped.summary = {**s, 'stopped': str(stopped)}
