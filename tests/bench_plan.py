@@ -16,7 +16,11 @@ loopback port that refuses), then measures, each as its own process (wall time, 
   decide      the part of `resume` before any shard is asked for: annotation read, shard rows read, what is left;
               in this process, so without Python's start;
   nothing new the same DATA_DIR with a shard list of the 923 shards done, run twice: the second finds the report
-              and lists made from the same inputs, and writes neither.
+              and lists made from the same inputs, and writes neither;
+  output      the floor of what a resume must write, in this process: a report line for each of the 650,000 clips and
+              a list line for each of the 600,000 with frames, each made by one `%` format, the lists ordered and the
+              train list shuffled, all written. A resume that makes a clip must rewrite the lists whole (the train list
+              is shuffled over every clip), and the report with them: its floor is `csv.reader` plus this.
 
 Each command is run three times in alternation with the floor, and the median is printed with its ratio to the
 floor's median of the same round.
@@ -100,6 +104,27 @@ def decide(data:Path, ann_dir:Path, urls:list)->float:
     assert wanted and todo is not None
     return took
 
+def output_floor(ann_dir:Path, done:int, out:Path)->float:
+    "Seconds to write the report and list lines of a resume (see `output` above) with nothing else: no lookups, no checks"
+    import random
+    from msasl_prep.kinetics.annotation import load_kinetics
+    ann = load_kinetics(ann_dir)
+    clips = [(s, n, l) for s in ann.splits for n,l in zip(ann.splits[s].names, ann.labels(s))]
+    ok_line = '{"clip": "%s", "split": "%s", "label": %d, "shard": "part_0000.tar.gz", "status": "ok", "frames": %d, "fps": %r}\n'
+    unsaid = '{"clip": "%s", "split": "%s", "label": %d, "shard": "", "status": "skipped", "reason": "shard_unread"}\n'
+    t = time.perf_counter()
+    with open(out/'report.jsonl', 'wb') as f:
+        for lo in range(0, len(clips), 50_000):
+            f.write(''.join([ok_line % (n, s, l, 250, 25.0) if i < done else unsaid % (n, s, l)
+                             for i,(s,n,l) in enumerate(clips[lo:lo + 50_000], lo)]).encode())
+    lists = {}
+    for s,n,l in clips[:done]: lists.setdefault(s, []).append((n, '%s %d 0 %d 0 %d %g' % (n, l, 250, 250, 25.0)))
+    for s,lines in lists.items():
+        lines.sort()
+        if s == 'train': random.Random(0).shuffle(lines)
+        (out/f"{s}.txt").write_text(''.join(t + '\n' for _,t in lines))
+    return time.perf_counter() - t
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--scale', type=float, default=1.0, help='the share of the full size (default 1: 650,000 rows)')
@@ -119,7 +144,7 @@ def main():
               f"resume: {done_clips:,} clips done in 923 shards", flush=True)
         resume = work/'resume'
         done_state(resume/'kinetics700', ann, urls, 923, done_clips)
-        results = {k: [] for k in ('csv.reader', 'first run', 'resume', 'decide', 'nothing new')}
+        results = {k: [] for k in ('csv.reader', 'first run', 'resume', 'decide', 'nothing new', 'output')}
         sizes = {}
         for r in range(a.rounds):
             base = measured([sys.executable, '-c', FLOOR, str(ann)])
@@ -132,6 +157,9 @@ def main():
                 results[name].append((t, mb, t / base[0], mb / base[1]))
             t = decide(resume, ann, urls)
             results['decide'].append((t, float('nan'), t / base[0], float('nan')))
+            (work/'floor').mkdir(exist_ok=True)
+            t = output_floor(ann, done_clips, work/'floor')
+            results['output'].append((t, float('nan'), t / base[0], float('nan')))
             k = first/'kinetics700'
             # no list: the first run makes no clip, and a list is written only when a clip has frames
             sizes = {n: (k/n).stat().st_size for n in ('kinetics_report.jsonl', '.wanted.txt', 'shards.jsonl')}
@@ -140,9 +168,12 @@ def main():
         print(f"\n| | wall (s) | x csv.reader | peak memory (MB) | x csv.reader |\n|---|---|---|---|---|")
         for n,v in results.items():
             med = lambda i: statistics.median(x[i] for x in v)
-            mem = '(in the bench process) |' if n == 'decide' else f"{med(1):.0f} | {med(3):.2f}"
+            mem = '(in the bench process) |' if n in ('decide', 'output') else f"{med(1):.0f} | {med(3):.2f}"
             print(f"| {n} | {med(0):.2f} | {med(2):.2f} | {mem} |")
-        print('\nfiles of the first run: ' + ', '.join(f"{n} {s / 2**20:.1f} MB" for n,s in sizes.items()))
+        wall = {n: statistics.median(x[0] for x in v) for n,v in results.items()}
+        bound = wall['csv.reader'] + wall['output']
+        print(f"\nresume against its floor, csv.reader and the output ({bound:.2f} s): {wall['resume'] / bound:.2f}")
+        print('files of the first run: ' + ', '.join(f"{n} {s / 2**20:.1f} MB" for n,s in sizes.items()))
     finally:
         if not a.keep: shutil.rmtree(work, ignore_errors=True)
 

@@ -238,6 +238,11 @@ class ShardStream:
             finished = self.done.is_set()
             if (data := self.file.read(n)) or finished: return data
             self.done.wait(self.poll)
+    def failed_before_a_byte(self)->bool:
+        "Wait until the fetch has a file or has ended: whether it failed with nothing to read (not stopped: failed)"
+        self.ready.wait()
+        return (self.file is None and self.got is None and isinstance(self.error, ShardError)
+                and self.error.reason != 'stopped')
     def result(self)->Fetched:
         "Wait for the fetch to end: what it did, or its exception (`ShardError`, or a full disk's `WriteError`)"
         self.thread.join()

@@ -15,13 +15,13 @@ from ..files import (OutputLock, no_cycles, read_file, real_folder, remove_lefto
                               write_atomic, writing_atomic)
 from ..ledger import Ledger, stamp
 from ..stage import Stage, drive
-from ..cluster import connect, stopping, worker_cache
+from ..cluster import connect, stopping
 from ..lists import ListLine, write_lists
 from ..release import fetch_bytes
 from ..fetcher import DownloadError
 from ..wants import DownloadOptions
 from .annotation import KineticsAnnotations, NoValidClips
-from .frames import FrameOptions, shard_frames
+from .frames import FrameOptions, ShardResult, shard_frames
 from .mirror import ShardError, ShardListError, ShardStream, shard_name
 from .youtube import SECTIONS, clip_key, fetch_sections
 
@@ -34,14 +34,20 @@ __all__ = ['MANIFEST', 'REPORT', 'WANTED', 'OPTIONS', 'SOURCES', 'STAMP', 'shard
 MANIFEST,REPORT,WANTED,OPTIONS = 'shards.jsonl','kinetics_report.jsonl','.wanted.txt','.frame-options.json'
 SOURCES = ('mirror', 'youtube', 'both')
 
+_WANTED = {}    # the wanted names by file version, one copy a process: its threads share it, and so does the driver
+
+def _version(path:Path)->tuple:
+    st = os.stat(path, follow_symlinks=False)
+    return str(path),st.st_mtime_ns,st.st_size
+
 def _wanted(root:Path)->frozenset:
-    "The clip names the run wants, as the driver wrote them: read once per file version by each worker"
-    path = root/WANTED
-    key = (str(path), path.stat().st_mtime_ns)
-    cache = worker_cache()
-    if cache.get('kinetics_wanted', (None,))[0] != key:
-        cache['kinetics_wanted'] = (key, frozenset((read_file(path) or b'').decode().split()))
-    return cache['kinetics_wanted'][1]
+    """The clip names the run wants, as the driver wrote them: read once per file version by each worker process (on
+    threads, the driver's own set: nothing is read)"""
+    key = _version(root/WANTED)
+    if (names := _WANTED.get(key)) is None:
+        names = frozenset((read_file(root/WANTED) or b'').decode().split())
+        _WANTED.clear(); _WANTED[key] = names
+    return names
 
 def shard_task(url:str, # the shard's URL
                root:str, # DATA_DIR/kinetics700
@@ -53,7 +59,9 @@ def shard_task(url:str, # the shard's URL
     root,stop = Path(root),stopping()
     t0,name = time.perf_counter(),shard_name(url)
     stream = ShardStream(url, root/'shards', timeout, stop=stop)      # fetched in a thread, read here as the bytes come
-    res = shard_frames(root/'shards'/name, _wanted(root), root/'rawframes', opts, fileobj=stream, stop=stop)
+    # a shard that could not be had (refused, not found) is not read: its row says why
+    res = (ShardResult(name) if stream.failed_before_a_byte() else
+           shard_frames(root/'shards'/name, _wanted(root), root/'rawframes', opts, fileobj=stream, stop=stop))
     if res.broken or res.stopped: stream.cancel()
     row = dict(shard=name, url=url, status='broken' if res.broken else 'stopped' if res.stopped else 'done',
                detail=res.broken or '',
@@ -247,6 +255,7 @@ def _write_wanted(root:Path, names:list):
     text = ('\n'.join(names) + '\n').encode()
     if read_file(root/WANTED) != text:
         with stop_on_disk_failure(f"the clip list in {root}"): write_atomic(root/WANTED, text)
+    _WANTED.clear(); _WANTED[_version(root/WANTED)] = frozenset(names)   # units on threads here need not read it
 
 # %% ../../nbs/12e_kinetics_prepare.ipynb #6d0e37c9
 STAMP = '.report-inputs.json'
