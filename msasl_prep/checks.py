@@ -222,7 +222,7 @@ def plot_clip(check:ClipCheck, # from `check_clip`
                   color='black' if check.ok else 'red'); axc.axis('off')
     _draw_strip(fig, gs, check, (s0, s1))
     fig.suptitle(f"window {r['window'][0]}..{r['window'][1] - 1}, sign {s0}..{s1} (green)", fontsize=10)
-    # fixed margins: tight_layout would draw the whole figure once more to measure it (0.36 s of CPU a picture, not 0.20)
+    # fixed margins: tight_layout draws the whole figure once more to measure it (0.36 s of CPU a picture, not 0.20)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.01, wspace=0.1, hspace=0.15)
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
