@@ -12,7 +12,10 @@ loopback port that refuses), then measures, each as its own process (wall time, 
               validated, every clip named, the wanted list written, the 1,000 shards tried (each refused), the
               report of 650,000 clips and the three lists written;
   resume      the same DATA_DIR made to look as if 600,000 clips were done (923 shard rows `done`, each clip's folder
-              in rawframes/), 77 shards left: the rerun decides what is left, tries the 77, writes report and lists;
+              in rawframes/) by a run killed before its report, 77 shards left: the rerun decides what is left, tries
+              the 77, writes report and lists (each round starts from that state again);
+  again       the same resume once more: the 77 refused again, as before, so the report and the lists stand as
+              they are;
   decide      the part of `resume` before any shard is asked for: annotation read, shard rows read, what is left;
               in this process, so without Python's start;
   nothing new the same DATA_DIR with a shard list of the 923 shards done, run twice: the second finds the report
@@ -144,13 +147,18 @@ def main():
               f"resume: {done_clips:,} clips done in 923 shards", flush=True)
         resume = work/'resume'
         done_state(resume/'kinetics700', ann, urls, 923, done_clips)
-        results = {k: [] for k in ('csv.reader', 'first run', 'resume', 'decide', 'nothing new', 'output')}
+        pristine = (resume/'kinetics700'/'shards.jsonl').read_bytes()
+        results = {k: [] for k in ('csv.reader', 'first run', 'resume', 'again', 'decide', 'nothing new', 'output')}
         sizes = {}
         for r in range(a.rounds):
             base = measured([sys.executable, '-c', FLOOR, str(ann)])
             results['csv.reader'].append((*base[:2], 1.0, 1.0))
             first = work/f"first{r}"
-            for name,cmd in (('first run', kin(first)), ('resume', kin(resume)), ('nothing new', kin(resume, 'done_path.txt'))):
+            k = resume/'kinetics700'                               # as the killed run left it: no report, no lists
+            (k/'shards.jsonl').write_bytes(pristine)
+            for f in [k/'kinetics_report.jsonl', k/'.report-inputs.json', *k.glob('*700.txt')]: f.unlink(missing_ok=True)
+            for name,cmd in (('first run', kin(first)), ('resume', kin(resume)), ('again', kin(resume)),
+                             ('nothing new', kin(resume, 'done_path.txt'))):
                 if name == 'nothing new': subprocess.run(cmd, capture_output=True)       # the run that makes the report
                 t,mb,code = measured(cmd)
                 assert code == 0, (name, code)

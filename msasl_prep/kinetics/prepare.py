@@ -123,6 +123,11 @@ class MirrorState:
         for r in reversed(rows): self.made.update(r.get('made', {}))          # the first shard that made a clip counts
         self.unread = sorted((r for r in rows if r['status'] != 'done'), key=lambda r: r['shard'])   # named in order
         self.all_read = False
+        # what the report reads of the rows, as one key: a done row is never rewritten but by a new reading of its
+        # shard (a new time), the others are tried again each run and count by what they say
+        self.key = hashlib.sha256(json.dumps(sorted(
+            [r['shard'], r['status'], r.get('fetched'), r.get('seconds')] if r['status'] == 'done' else
+            [r['shard'], r['status'], r.get('made', {}), r.get('failed', {})] for r in rows)).encode()).hexdigest()
 
 def folders(path:Path)->set:
     "The names of the folders in `path` (not links to folders): one listing, not a look at each clip"
@@ -265,12 +270,14 @@ def _state_of(path:Path)->list|None:
     except OSError: return None
     return [stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns]
 
-def _report_inputs(root:Path, ann:KineticsAnnotations, splits, urls:list, seed:int, source:str)->dict:
-    "What the report and the lists are made from, as file sizes and times: the same, and so are they"
+def _report_inputs(root:Path, ann:KineticsAnnotations, splits, urls:list, seed:int, source:str,
+                   state:MirrorState)->dict:
+    """What the report and the lists are made from, as file sizes and times and what the shard rows say: the same, and
+    so are they (a shard that fails again as it failed changes nothing)"""
     return dict(version=__version__, splits=list(splits), seed=seed, source=source, classes=ann.n_classes,
                 urls=hashlib.sha256('\n'.join(urls).encode()).hexdigest(),
-                csv={s: _state_of(ann.folder/f"{s}.csv") for s in SPLITS},
-                files={n: _state_of(root/n) for n in (MANIFEST, SECTIONS, 'rawframes')})
+                csv={s: _state_of(ann.folder/f"{s}.csv") for s in SPLITS}, shards=state.key,
+                files={n: _state_of(root/n) for n in (SECTIONS, 'rawframes')})
 
 def _outputs(root:Path, lists:dict)->dict: return {n: _state_of(root/n) for n in (REPORT, *lists)}
 
@@ -288,7 +295,7 @@ def _stamp_report(root:Path, inputs:dict, counts:dict, lists:dict):
 def _report_and_lists(root:Path, ann:KineticsAnnotations, splits, urls:list, seed:int, source:str, state:MirrorState,
                       sections:Ledger)->tuple:
     "`(counts, lists)`: the report and the lists written, or those of the last report if its inputs are unchanged"
-    inputs = _report_inputs(root, ann, splits, urls, seed, source)
+    inputs = _report_inputs(root, ann, splits, urls, seed, source, state)
     if (last := _last_report(root, inputs)) is not None: return last['counts'],last['lists']
     with stop_on_disk_failure(f"the report in {root}"), no_cycles():
         ok,counts = write_report(root, ann, splits, state, sections.rows, mirror=source != 'youtube')
