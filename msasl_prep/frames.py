@@ -200,7 +200,7 @@ def plan_extraction(video_id:str, # the video's 11-character id
     plans,drops = plan_video(records, n_ann, index.width, index.height, opts.clip)
     if timed: plans = [_time_aligned(p, index) for p in plans]
     folder.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(folder, '.clip_')                                 # temporary clip folders a killed run left
+    remove_leftovers(folder)                 # what a killed run (or worker) left: temporary clip folders and notes
     notes,size = load_notes(folder),source.stat().st_size
     todo,errors,captions,complete = [],{},{},{}
     name = lambda p: f"clip_{p.clip_index:04d}"
