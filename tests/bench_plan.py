@@ -113,7 +113,8 @@ def output_floor(ann_dir:Path, done:int, out:Path)->float:
     from msasl_prep.kinetics.annotation import load_kinetics
     ann = load_kinetics(ann_dir)
     clips = [(s, n, l) for s in ann.splits for n,l in zip(ann.splits[s].names, ann.labels(s))]
-    ok_line = '{"clip": "%s", "split": "%s", "label": %d, "shard": "part_0000.tar.gz", "status": "ok", "frames": %d, "fps": %r}\n'
+    ok_line = ('{"clip": "%s", "split": "%s", "label": %d, "shard": "part_0000.tar.gz", "status": "ok", "frames": %d, '
+               '"fps": %r}\n')
     unsaid = '{"clip": "%s", "split": "%s", "label": %d, "shard": "", "status": "skipped", "reason": "shard_unread"}\n'
     t = time.perf_counter()
     with open(out/'report.jsonl', 'wb') as f:

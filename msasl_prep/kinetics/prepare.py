@@ -36,14 +36,21 @@ SOURCES = ('mirror', 'youtube', 'both')
 
 _WANTED = {}    # the wanted names by file version, one copy a process: its threads share it, and so does the driver
 
-def _version(path:Path)->tuple:
-    st = os.stat(path, follow_symlinks=False)
-    return str(path),st.st_mtime_ns,st.st_size
+def _state_of(path:Path)->list|None:
+    "A file's kind, size and time (None if it is not there): what a cache or a stamp compares"
+    try: st = os.stat(path, follow_symlinks=False)
+    except OSError: return None
+    return [stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns]
+
+def _wanted_key(root:Path)->tuple:
+    "The wanted clips' file as a cache key: its path, kind, size and time"
+    if (state := _state_of(root/WANTED)) is None: raise FileNotFoundError(f"{root/WANTED}: no such file")
+    return str(root/WANTED),*state
 
 def _wanted(root:Path)->frozenset:
     """The clip names the run wants, as the driver wrote them: read once per file version by each worker process (on
     threads, the driver's own set: nothing is read)"""
-    key = _version(root/WANTED)
+    key = _wanted_key(root)
     if (names := _WANTED.get(key)) is None:
         names = frozenset((read_file(root/WANTED) or b'').decode().split())
         _WANTED.clear(); _WANTED[key] = names
@@ -260,15 +267,10 @@ def _write_wanted(root:Path, names:list):
     text = ('\n'.join(names) + '\n').encode()
     if read_file(root/WANTED) != text:
         with stop_on_disk_failure(f"the clip list in {root}"): write_atomic(root/WANTED, text)
-    _WANTED.clear(); _WANTED[_version(root/WANTED)] = frozenset(names)   # units on threads here need not read it
+    _WANTED.clear(); _WANTED[_wanted_key(root)] = frozenset(names)   # units on threads here need not read it
 
 # %% ../../nbs/12e_kinetics_prepare.ipynb #6d0e37c9
 STAMP = '.report-inputs.json'
-
-def _state_of(path:Path)->list|None:
-    try: st = os.stat(path, follow_symlinks=False)
-    except OSError: return None
-    return [stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns]
 
 def _report_inputs(root:Path, ann:KineticsAnnotations, splits, urls:list, seed:int, source:str,
                    state:MirrorState)->dict:
