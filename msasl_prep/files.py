@@ -12,8 +12,8 @@ from .options import UserError
 # %% auto #0
 __all__ = ['TMP_SUFFIX', 'TRASH_PREFIX', 'LOCAL_WRITE_ERRNOS', 'LOCK_NAME', 'real_file', 'real_folder', 'clear_link', 'NotAFile',
            'open_file', 'read_file', 'no_cycles', 'writing_atomic', 'write_atomic', 'append_whole', 'save_figure',
-           'scratch_file', 'remove_tree', 'remove_leftovers', 'NewFolder', 'WriteError', 'local_write_errno',
-           'write_error', 'stop_on_disk_failure', 'LockedError', 'OutputLock', 'lock_holder']
+           'scratch_file', 'remove_tree', 'remove_leftovers', 'clean_folders', 'NewFolder', 'WriteError',
+           'local_write_errno', 'write_error', 'stop_on_disk_failure', 'LockedError', 'OutputLock', 'lock_holder']
 
 # %% ../nbs/00a_files.ipynb #5d858f3f
 _UMASK = os.umask(0); os.umask(_UMASK)          # read once: files made privately get the modes a plain write would give
@@ -171,14 +171,31 @@ def remove_leftovers(folder, # a folder a run writes into
                      prefix:str='.', # only names that start so (e.g. '.clip_')
                     )->int:
     "Remove the temporary files and folders (and trash) a killed run left in `folder`; how many"
-    n = 0
     try: names = os.listdir(folder)
     except OSError: return 0
+    n = 0
     for name in names:
-        if name.startswith(TRASH_PREFIX) or (name.startswith(prefix) and name.startswith('.')
-                                             and name.endswith(TMP_SUFFIX)):
-            remove_tree(Path(folder)/name); n += 1
+        if _leftover(name, prefix): remove_tree(Path(folder)/name); n += 1
     return n
+
+def _leftover(name:str, prefix:str='.')->bool:
+    "A name only a run's temporary file or folder, or its trash, has"
+    return name.startswith(TRASH_PREFIX) or (name.startswith(prefix) and name.startswith('.')
+                                             and name.endswith(TMP_SUFFIX))
+
+def clean_folders(folder, # a folder of many folders (Kinetics' rawframes/)
+                 )->tuple:
+    """One listing of `folder`: what a killed run left removed (as `remove_leftovers`); `(the names of its folders, not
+    hidden and not links; how many leftovers were removed)`"""
+    found,n = set(),0
+    try: it = os.scandir(folder)
+    except OSError: return found,0
+    with it:
+        for e in it:
+            if e.name[0] == '.':
+                if _leftover(e.name): remove_tree(Path(folder)/e.name); n += 1
+            elif e.is_dir(follow_symlinks=False): found.add(e.name)
+    return found,n
 
 class NewFolder:
     "A folder made whole: filled at `.path`, a new private folder beside `final`, then put in place by `publish`"

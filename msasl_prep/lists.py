@@ -12,7 +12,7 @@ from .files import write_atomic
 from .options import UserError
 
 # %% auto #0
-__all__ = ['CLIP_FOLDER', 'IMAGE_SUFFIXES', 'ListError', 'ListLine', 'order_lines', 'write_lists', 'read_list', 'split_topk',
+__all__ = ['CLIP_FOLDER', 'IMAGE_SUFFIXES', 'ListError', 'ListLine', 'write_list_texts', 'write_lists', 'read_list', 'split_topk',
            'format_topk', 'imagenet_paths']
 
 # %% ../nbs/05_lists.ipynb #b2e0c86d
@@ -51,27 +51,33 @@ class ListLine(NamedTuple):
         return cls(m['folder'], int(m['label']), int(m['s']), int(m['e']), int(m['n']), float(m['fps']))
 
 # %% ../nbs/05_lists.ipynb #513d6679
-def order_lines(lines:list, # `(split, line)` pairs: a `ListLine`, or a `(folder, text)` pair
-                seed:int=0, # shuffle seed for the train list
-               )->dict:
-    "split -> its lines: train shuffled with `seed`, the others in video and clip order (their folders')"
-    by_split = {}
-    for split,line in sorted(lines, key=lambda t: t[1][0]): by_split.setdefault(split, []).append(line)   # by folder
-    if 'train' in by_split: random.Random(seed).shuffle(by_split['train'])
-    return by_split
+def write_list_texts(out, # folder that gets the lists
+                     texts:dict, # split -> its lines' texts (`ListLine.text`), in any order
+                     splits=SPLITS, # the lists to write, empty ones included
+                     seed:int=0, # shuffle seed for the train list
+                     name:str='{split}.txt', # a list's file name (Kinetics: `{split}700.txt`)
+                    )->dict:
+    """Write `out/<split>.txt` for each of `splits`, each atomically: train shuffled with `seed`, the others in video
+    and clip order; the clips per split. A line starts with its folder and a space, and a space sorts before every
+    character a folder's name can hold: the lines sort as their folders do, with no key to make for each"""
+    counts = {}
+    for s in splits:
+        lines = sorted(texts.get(s, ()))
+        if s == 'train': random.Random(seed).shuffle(lines)
+        write_atomic(Path(out)/name.format(split=s), ''.join([l + '\n' for l in lines]))
+        counts[s] = len(lines)
+    return counts
 
 def write_lists(out, # folder that gets `<split>.txt`
-                lines:list, # `(split, ListLine)` pairs of the clips made, or `(split, (folder, ListLine.text(...)))`
+                lines:list, # `(split, ListLine)` pairs of the clips made
                 splits=SPLITS, # the lists to write, empty ones included
                 seed:int=0,
-                name:str='{split}.txt', # a list's file name (Kinetics: `{split}700.txt`)
+                name:str='{split}.txt',
                )->dict:
-    "Write `out/<split>.txt` for each of `splits`, each atomically; returns the clips per split"
-    by_split = order_lines(lines, seed)
-    for s in splits:
-        write_atomic(Path(out)/name.format(split=s), ''.join(f"{l if isinstance(l, ListLine) else l[1]}\n"
-                                                            for l in by_split.get(s, [])))
-    return {s: len(by_split.get(s, [])) for s in splits}
+    "Write `out/<split>.txt` for each of `splits` (see `write_list_texts`); returns the clips per split"
+    texts = {}
+    for split,line in lines: texts.setdefault(split, []).append(str(line))
+    return write_list_texts(out, texts, splits, seed, name)
 
 # %% ../nbs/05_lists.ipynb #49927362
 def read_list(path:Path)->list:

@@ -23,7 +23,14 @@ loopback port that refuses), then measures, each as its own process (wall time, 
   output      the floor of what a resume must write, in this process: a report line for each of the 650,000 clips and
               a list line for each of the 600,000 with frames, each made by one `%` format, the lists ordered and the
               train list shuffled, all written. A resume that makes a clip must rewrite the lists whole (the train list
-              is shuffled over every clip), and the report with them: its floor is `csv.reader` plus this.
+              is shuffled over every clip), and the report with them;
+  lists       the list lines of `output` alone, made, ordered, shuffled and written: what a resume would write with no
+              report at all;
+  listing     one listing of rawframes/ that tells its 600,000 folders from links and files, in this process: the
+              least a run must read to know which clips have frames.
+
+A resume's floor is csv.reader + output + listing (printed last); with no report written at all, it would still be
+csv.reader + lists + listing.
 
 Each command is run three times in alternation with the floor, and the median is printed with its ratio to the
 floor's median of the same round.
@@ -107,27 +114,39 @@ def decide(data:Path, ann_dir:Path, urls:list)->float:
     assert wanted and todo is not None
     return took
 
-def output_floor(ann_dir:Path, done:int, out:Path)->float:
-    "Seconds to write the report and list lines of a resume (see `output` above) with nothing else: no lookups, no checks"
-    import random
+def output_floor(ann_dir:Path, done:int, out:Path)->dict:
+    """Seconds to write the report and list lines of a resume (see `output` above) with nothing else, no lookups and no
+    checks; and of its lists alone (`lists`)"""
     from msasl_prep.kinetics.annotation import load_kinetics
     ann = load_kinetics(ann_dir)
     clips = [(s, n, l) for s in ann.splits for n,l in zip(ann.splits[s].names, ann.labels(s))]
     ok_line = ('{"clip": "%s", "split": "%s", "label": %d, "shard": "part_0000.tar.gz", "status": "ok", "frames": %d, '
                '"fps": %r}\n')
     unsaid = '{"clip": "%s", "split": "%s", "label": %d, "shard": "", "status": "skipped", "reason": "shard_unread"}\n'
+    def lists():
+        by_split = {}
+        for s,n,l in clips[:done]: by_split.setdefault(s, []).append('%s %d 0 %d 0 %d %g' % (n, l, 250, 250, 25.0))
+        for s,lines in by_split.items():
+            lines.sort()                          # a line starts with its folder and a space: they sort as folders do
+            if s == 'train': random.Random(0).shuffle(lines)
+            (out/f"{s}.txt").write_text(''.join([t + '\n' for t in lines]))
     t = time.perf_counter()
     with open(out/'report.jsonl', 'wb') as f:
         for lo in range(0, len(clips), 50_000):
             f.write(''.join([ok_line % (n, s, l, 250, 25.0) if i < done else unsaid % (n, s, l)
                              for i,(s,n,l) in enumerate(clips[lo:lo + 50_000], lo)]).encode())
-    lists = {}
-    for s,n,l in clips[:done]: lists.setdefault(s, []).append((n, '%s %d 0 %d 0 %d %g' % (n, l, 250, 250, 25.0)))
-    for s,lines in lists.items():
-        lines.sort()
-        if s == 'train': random.Random(0).shuffle(lines)
-        (out/f"{s}.txt").write_text(''.join(t + '\n' for _,t in lines))
-    return time.perf_counter() - t
+    lists()
+    t1 = time.perf_counter()
+    lists()
+    return dict(output=t1 - t, lists=time.perf_counter() - t1)
+
+def listing(rawframes:Path)->float:
+    "Seconds to list `rawframes` once, its folders told from links and files (see `listing` above)"
+    t = time.perf_counter()
+    with os.scandir(rawframes) as it: found = {e.name for e in it if e.is_dir(follow_symlinks=False)}
+    took = time.perf_counter() - t
+    assert found
+    return took
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -149,7 +168,8 @@ def main():
         resume = work/'resume'
         done_state(resume/'kinetics700', ann, urls, 923, done_clips)
         pristine = (resume/'kinetics700'/'shards.jsonl').read_bytes()
-        results = {k: [] for k in ('csv.reader', 'first run', 'resume', 'again', 'decide', 'nothing new', 'output')}
+        results = {k: [] for k in ('csv.reader', 'first run', 'resume', 'again', 'decide', 'nothing new', 'output',
+                                     'lists', 'listing')}
         sizes = {}
         for r in range(a.rounds):
             base = measured([sys.executable, '-c', FLOOR, str(ann)])
@@ -167,8 +187,9 @@ def main():
             t = decide(resume, ann, urls)
             results['decide'].append((t, float('nan'), t / base[0], float('nan')))
             (work/'floor').mkdir(exist_ok=True)
-            t = output_floor(ann, done_clips, work/'floor')
-            results['output'].append((t, float('nan'), t / base[0], float('nan')))
+            for name,t in (*output_floor(ann, done_clips, work/'floor').items(),
+                           ('listing', listing(resume/'kinetics700'/'rawframes'))):
+                results[name].append((t, float('nan'), t / base[0], float('nan')))
             k = first/'kinetics700'
             # no list: the first run makes no clip, and a list is written only when a clip has frames
             sizes = {n: (k/n).stat().st_size for n in ('kinetics_report.jsonl', '.wanted.txt', 'shards.jsonl')}
@@ -177,11 +198,15 @@ def main():
         print(f"\n| | wall (s) | x csv.reader | peak memory (MB) | x csv.reader |\n|---|---|---|---|---|")
         for n,v in results.items():
             med = lambda i: statistics.median(x[i] for x in v)
-            mem = '(in the bench process) |' if n in ('decide', 'output') else f"{med(1):.0f} | {med(3):.2f}"
+            here = n in ('decide', 'output', 'lists', 'listing')
+            mem = '(in the bench process) |' if here else f"{med(1):.0f} | {med(3):.2f}"
             print(f"| {n} | {med(0):.2f} | {med(2):.2f} | {mem} |")
         wall = {n: statistics.median(x[0] for x in v) for n,v in results.items()}
-        bound = wall['csv.reader'] + wall['output']
-        print(f"\nresume against its floor, csv.reader and the output ({bound:.2f} s): {wall['resume'] / bound:.2f}")
+        for what,bound in (('csv.reader + output + listing', wall['csv.reader'] + wall['output'] + wall['listing']),
+                           ('with no report, csv.reader + lists + listing',
+                            wall['csv.reader'] + wall['lists'] + wall['listing'])):
+            print(f"\nresume's floor, {what}: {bound:.2f} s, {bound / wall['csv.reader']:.2f}x csv.reader; "
+                  f"the resume takes {wall['resume'] / bound:.2f} times it")
         print('files of the first run: ' + ', '.join(f"{n} {s / 2**20:.1f} MB" for n,s in sizes.items()))
     finally:
         if not a.keep: shutil.rmtree(work, ignore_errors=True)

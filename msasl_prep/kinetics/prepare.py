@@ -11,12 +11,12 @@ from pathlib import Path
 from .. import __version__
 from ..options import OptionError
 from ..annotations import SPLITS
-from ..files import (OutputLock, no_cycles, read_file, real_folder, remove_leftovers, stop_on_disk_failure,
-                              write_atomic, writing_atomic)
+from ..files import (OutputLock, clean_folders, no_cycles, read_file, real_folder, remove_leftovers,
+                              stop_on_disk_failure, write_atomic, writing_atomic)
 from ..ledger import Ledger, stamp
 from ..stage import Stage, drive
 from ..cluster import connect, stopping
-from ..lists import ListLine, write_lists
+from ..lists import write_list_texts
 from ..release import fetch_bytes
 from ..fetcher import DownloadError
 from ..wants import DownloadOptions
@@ -26,9 +26,8 @@ from .mirror import ShardError, ShardListError, ShardStream, shard_name
 from .youtube import SECTIONS, clip_key, fetch_sections
 
 # %% auto #0
-__all__ = ['MANIFEST', 'REPORT', 'WANTED', 'OPTIONS', 'SOURCES', 'STAMP', 'shard_task', 'ShardStage', 'MirrorState', 'folders',
-           'report_key', 'write_report', 'write_kinetics_lists', 'prepare_kinetics', 'format_kinetics_summary',
-           'shard_list_text']
+__all__ = ['MANIFEST', 'REPORT', 'WANTED', 'OPTIONS', 'SOURCES', 'STAMP', 'shard_task', 'ShardStage', 'MirrorState', 'report_key',
+           'write_report', 'write_kinetics_lists', 'prepare_kinetics', 'format_kinetics_summary', 'shard_list_text']
 
 # %% ../../nbs/12e_kinetics_prepare.ipynb #bbc2c8bf
 MANIFEST,REPORT,WANTED,OPTIONS = 'shards.jsonl','kinetics_report.jsonl','.wanted.txt','.frame-options.json'
@@ -136,12 +135,6 @@ class MirrorState:
             [r['shard'], r['status'], r.get('fetched'), r.get('seconds')] if r['status'] == 'done' else
             [r['shard'], r['status'], r.get('made', {}), r.get('failed', {})] for r in rows)).encode()).hexdigest()
 
-def folders(path:Path)->set:
-    "The names of the folders in `path` (not links to folders): one listing, not a look at each clip"
-    try:
-        with os.scandir(path) as it: return {e.name for e in it if e.is_dir(follow_symlinks=False)}
-    except OSError: return set()
-
 def _mirror_row(row:dict, name:str, state:MirrorState, mirror:bool)->dict:
     "A clip's report row, as the mirror's shards left it (`row`: its clip, split, label and shard)"
     if name in state.failed:
@@ -163,63 +156,71 @@ def report_key(row:dict)->str|None:
     if not isinstance(row.get('status'), str): return None
     return row['clip'] if isinstance(row.get('clip'), str) else f"{row['file']}:{int(row['line'])}"
 
-def _with_youtube(row:dict, yt:dict|None, rawframes:Path)->dict:
-    "A clip's report row, the mirror's, with what YouTube gave it (`yt`: its row in `sections.jsonl`, if any)"
+def _with_youtube(row:dict, yt:dict|None, present:set)->dict:
+    """A clip's report row, the mirror's, with what YouTube gave it (`yt`: its row in `sections.jsonl`, if any;
+    `present`: the clip folders there are)"""
     if row['status'] == 'ok' or yt is None: return row
-    if yt['status'] == 'ok' and real_folder(rawframes/row['clip']):
+    if yt['status'] == 'ok' and row['clip'] in present:
         return {**{k: v for k,v in row.items() if k not in ('reason', 'detail')}, 'status': 'ok', 'source': 'youtube',
                 'frames': yt['frames'], 'fps': yt['fps']}
     mirror = f"; mirror: {row['reason']}" if row['reason'] != 'not_asked' else ''
     return {**row, 'source': 'youtube', 'reason': yt['status'],
             'detail': f"YouTube: {yt.get('detail', '')}{mirror}"[:400]}
 
+# a list line (`ListLine.text`) by one `%`: `%g` is the `g` format `ListLine.text` gives the rate
+_LIST_LINE = '%s %d 0 %d 0 %d %g'
+_OK_ROW = '{"clip": "%s", "split": "%(split)s", "label": %d, "shard": %s, "status": "ok", "frames": %d, "fps": %r}\n'
+
+def _blocks(ann:KineticsAnnotations, splits, size:int=50_000):
+    "`(split, names, labels)` of the clips of `splits`, `size` clips at a time"
+    for s in splits:
+        names,labels = ann.splits[s].names,ann.labels(s)
+        for lo in range(0, len(names), size): yield s,names[lo:lo + size],labels[lo:lo + size]
+
 def write_report(root:Path, ann:KineticsAnnotations, splits, state:MirrorState, sections:dict,
+                 present:set, # the clip folders in rawframes/ (`files.clean_folders`)
                  mirror:bool=True, # False: the mirror was not asked (`source` 'youtube')
                 )->tuple:
-    """Write `root/kinetics_report.jsonl` whole, one line at a time: a row for every clip of `splits` and one for every
-    CSV row kept out. `(ok, counts)`: the clips with frames as `(split, (clip, list line))` (see `lists.write_lists`),
-    and the tally"""
-    present = folders(root/'rawframes')
-    ok,missing,youtube,n_unsaid = [],Counter(),Counter(),0
-    made,shard_of = state.made,state.shard_of
+    """Write `root/kinetics_report.jsonl` whole, a block of lines at a time: a row for every clip of `splits` and one
+    for every CSV row kept out. `(ok, counts)`: the list lines of the clips with frames by split (see
+    `lists.write_list_texts`), and the tally"""
+    ok,missing,youtube,n_unsaid = {s: [] for s in splits},Counter(),Counter(),0
+    made,shard_of,failed = state.made,state.shard_of,state.failed
     shards = {s: json.dumps(s) for s in set(shard_of.values())}
     unsaid = _mirror_row({}, '', state, mirror)
     unsaid_line = '{"clip": "%s", "split": "%s", "label": %d, "shard": "", ' + json.dumps(unsaid)[1:] + '\n'
-    ok_line = '{"clip": "%s", "split": "%s", "label": %d, "shard": %s, "status": "ok", "frames": %d, "fps": %r}\n'
-    failed,text = state.failed,ListLine.text
-    said = lambda n: n in made or n in failed or n in sections       # every other clip: one line but its name
     with writing_atomic(root/REPORT) as f:
-        for s in splits:
-            lines = []
-            for name,label in zip(ann.splits[s].names, ann.labels(s)):
-                if len(lines) >= 50_000: f.write(''.join(lines).encode()); lines = []
+        for s,names,labels in _blocks(ann, splits):
+            lines,listed,ok_row = [],ok[s],_OK_ROW.replace('%(split)s', s)
+            add,lst = lines.append,listed.append
+            for name,label in zip(names, labels):
                 if (info := made.get(name)) is not None and name in present:
-                    lines.append(ok_line % (name, s, label, shards[shard_of[name]], info[0], info[1]))
-                    ok.append((s, (name, text(name, label, 0, info[0], info[0], info[1]))))
-                    continue
-                if not said(name):
-                    lines.append(unsaid_line % (name, s, label)); n_unsaid += 1
-                    continue
-                yt = sections.get(name)
-                row = dict(clip=name, split=s, label=label, shard=shard_of.get(name, ''))
-                row = _with_youtube(_mirror_row(row, name, state, mirror), yt, root/'rawframes')
-                lines.append(json.dumps(row) + '\n')
-                if row['status'] == 'ok':
-                    ok.append((s, (name, text(name, label, 0, row['frames'], row['frames'], row['fps']))))
-                else: missing[row['reason']] += 1
-                if yt is not None: youtube[row['status'] if row['status'] == 'ok' else row['reason']] += 1
+                    n,fps = info
+                    add(ok_row % (name, label, shards[shard_of[name]], n, fps))
+                    lst(_LIST_LINE % (name, label, n, n, fps))
+                elif info is None and name not in failed and name not in sections:   # one line but its name
+                    add(unsaid_line % (name, s, label)); n_unsaid += 1
+                else:
+                    yt = sections.get(name)
+                    row = dict(clip=name, split=s, label=label, shard=shard_of.get(name, ''))
+                    row = _with_youtube(_mirror_row(row, name, state, mirror), yt, present)
+                    lines.append(json.dumps(row) + '\n')
+                    if row['status'] == 'ok': listed.append(_LIST_LINE % (name, label, row['frames'], row['frames'],
+                                                                          row['fps']))
+                    else: missing[row['reason']] += 1
+                    if yt is not None: youtube[row['status'] if row['status'] == 'ok' else row['reason']] += 1
             f.write(''.join(lines).encode())
         f.write(''.join(json.dumps(r) + '\n' for r in _invalid_rows(ann)).encode())
     if n_unsaid: missing[unsaid['reason']] += n_unsaid
-    return ok,dict(clips=sum(len(ann.splits[s]) for s in splits), ok=len(ok), missing=dict(missing),
-                   youtube=dict(youtube))
+    return ok,dict(clips=sum(len(ann.splits[s]) for s in splits), ok=sum(map(len, ok.values())),
+                   missing=dict(missing), youtube=dict(youtube))
 
-def write_kinetics_lists(root:Path, ann:KineticsAnnotations, ok:list, splits, seed:int=0)->dict:
-    """`<split><classes>.txt` for each of `splits` (`lists.write_lists`) from the clips with frames (`ok`, as
+def write_kinetics_lists(root:Path, ann:KineticsAnnotations, ok:dict, splits, seed:int=0)->dict:
+    """`<split><classes>.txt` for each of `splits` (`lists.write_list_texts`) from the clips with frames (`ok`, as
     `write_report` gives them): train shuffled with `seed`; clips per list. None when no clip has frames: an empty
     list would read as a prepared split"""
-    if not ok: return {}
-    counts = write_lists(root, ok, splits, seed, name=f"{{split}}{ann.n_classes}.txt")
+    if not any(ok.values()): return {}
+    counts = write_list_texts(root, ok, splits, seed, name=f"{{split}}{ann.n_classes}.txt")
     return {ann.list_name(s): n for s,n in counts.items()}
 
 # %% ../../nbs/12e_kinetics_prepare.ipynb #644a01f0
@@ -251,7 +252,7 @@ def _from_youtube(root:Path, ann:KineticsAnnotations, splits, state:MirrorState,
     "Ask YouTube for the clips still without frames: `(sections ledger, what stopped it or None)`"
     sections,stopped = Ledger(root/SECTIONS, clip_key, 'section row'),None
     for p in sections.problems: tell(p)
-    present = folders(root/'rawframes')
+    present,_ = clean_folders(root/'rawframes')
     made = {n for n in state.made if n in present}
     made |= {n for n,r in sections.rows.items() if r['status'] == 'ok' and n in present}
     need = [cs.clip(i) for cs in (ann.splits[s] for s in splits) for i,n in enumerate(cs.names) if n not in made]
@@ -299,8 +300,12 @@ def _report_and_lists(root:Path, ann:KineticsAnnotations, splits, urls:list, see
     "`(counts, lists)`: the report and the lists written, or those of the last report if its inputs are unchanged"
     inputs = _report_inputs(root, ann, splits, urls, seed, source, state)
     if (last := _last_report(root, inputs)) is not None: return last['counts'],last['lists']
+    # one listing of the clip folders, what a killed run or worker left in rawframes/ removed with it (a leftover there
+    # changed the folder's time: a rerun never finds the last report's inputs with one left)
+    present,removed = clean_folders(root/'rawframes')
+    if removed: inputs = _report_inputs(root, ann, splits, urls, seed, source, state)
     with stop_on_disk_failure(f"the report in {root}"), no_cycles():
-        ok,counts = write_report(root, ann, splits, state, sections.rows, mirror=source != 'youtube')
+        ok,counts = write_report(root, ann, splits, state, sections.rows, present, mirror=source != 'youtube')
     with stop_on_disk_failure(f"the lists in {root}"), no_cycles():
         lists = write_kinetics_lists(root, ann, ok, splits, seed)
         _stamp_report(root, inputs, counts, lists)
@@ -331,8 +336,8 @@ def prepare_kinetics(data_dir, # DATA_DIR: everything goes to DATA_DIR/kinetics7
                             else connect(None, workers, name='kinetics')) as run:
         _same_options(root, opts)
         run.check_shared(str(root) if run.local else str(root.resolve()))
-        # what a killed run left half-made
-        for folder in (root, root/'rawframes', root/'shards'): remove_leftovers(folder)
+        # what a killed run left half-made (in rawframes/: when the report is made, with its one listing)
+        for folder in (root, root/'shards'): remove_leftovers(folder)
         _write_wanted(root, [n for s in splits for n in ann.splits[s].names])
         rows = _read_shards(root, urls, opts, run, keep_shards, dl.timeout, progress,
                             tell) if source != 'youtube' else []
