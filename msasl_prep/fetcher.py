@@ -12,7 +12,7 @@ from .video import popen_ffmpeg
 from .options import UserError
 
 # %% auto #0
-__all__ = ['STATUSES', 'TRANSIENT', 'RETRY_NOW', 'ADVICE', 'SECTION_MIN_RATE', 'DownloadError', 'plain', 'classify',
+__all__ = ['STATUSES', 'TRANSIENT', 'RETRY_NOW', 'ADVICE', 'EXTRACTORS', 'SECTION_MIN_RATE', 'DownloadError', 'plain', 'classify',
            'unreachable', 'choose_format', 'FormatSelector', 'DownloadLog', 'deno_path', 'base_params', 'js_runtime',
            'Abandoned', 'Fetcher', 'check_cookies', 'check_network']
 
@@ -174,17 +174,22 @@ def deno_path()->str|None:
     thread-safe)"""
     with _DENO_LOCK: return _deno_path()
 
+# the extractors a request may use: YouTube's, and the generic one for a mirror's plain files. With all of them (about
+# 1,800) yt-dlp matches every URL against each one's pattern in turn, more patterns than Python's regex cache holds,
+# so each is compiled again for every video: about 30 ms of CPU a video, and a tenth of a second a `YoutubeDL`
+EXTRACTORS = ['youtube', 'generic']
+
 def base_params(timeout:float=30.0, # socket timeout, seconds
                 logger=None, # a yt-dlp logger (default: quiet)
                )->dict:
     """The yt-dlp parameters every request of ours uses: quiet, uncoloured, no retries of its own (we retry), the JS
-    runtime named"""
+    runtime named, only the `EXTRACTORS`"""
     deno = deno_path()
     return dict(quiet=True, no_warnings=False, noprogress=True, color='never', logger=logger or _Logger(None),
                 retries=0,
                 fragment_retries=0, extractor_retries=0, socket_timeout=timeout, continuedl=True, noplaylist=True,
                 overwrites=False, writeinfojson=False, cachedir=False,
-                js_runtimes={'deno': {'path': deno} if deno else {}})
+                js_runtimes={'deno': {'path': deno} if deno else {}}, allowed_extractors=list(EXTRACTORS))
 
 @functools.cache
 def js_runtime()->dict|None:
