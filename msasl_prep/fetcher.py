@@ -13,8 +13,8 @@ from .options import UserError
 
 # %% auto #0
 __all__ = ['STATUSES', 'TRANSIENT', 'RETRY_NOW', 'ADVICE', 'EXTRACTORS', 'SECTION_MIN_RATE', 'DownloadError', 'plain', 'classify',
-           'unreachable', 'choose_format', 'FormatSelector', 'DownloadLog', 'deno_path', 'base_params', 'js_runtime',
-           'Abandoned', 'Fetcher', 'check_cookies', 'check_network']
+           'unreachable', 'choose_format', 'FormatSelector', 'DownloadLog', 'deno_path', 'extractors', 'base_params',
+           'js_runtime', 'Abandoned', 'Fetcher', 'check_cookies', 'check_network']
 
 # %% ../nbs/04a_fetcher.ipynb #b8fc3d45
 STATUSES = {
@@ -174,22 +174,35 @@ def deno_path()->str|None:
     thread-safe)"""
     with _DENO_LOCK: return _deno_path()
 
-# the extractors a request may use: YouTube's, and the generic one for a mirror's plain files. With all of them (about
-# 1,800) yt-dlp matches every URL against each one's pattern in turn, more patterns than Python's regex cache holds,
-# so each is compiled again for every video: about 30 ms of CPU a video, and a tenth of a second a `YoutubeDL`
-EXTRACTORS = ['youtube', 'generic']
+EXTRACTORS = ('youtube', 'generic')    # YouTube's, and the generic one for a mirror's plain files
+
+@functools.cache
+def extractors()->list:
+    """yt-dlp's `allowed_extractors` for our requests: `EXTRACTORS` and every extractor plugin (one that stands in for
+    YouTube, or overrides it). With all of yt-dlp's 1,800, a URL no other one claims is matched against each pattern,
+    each compiled first: about 0.3 s of CPU a process, a tenth of a second more a `YoutubeDL`"""
+    try:
+        from yt_dlp.extractor import gen_extractor_classes
+        from yt_dlp.plugins import load_all_plugins
+        load_all_plugins()                                  # as `YoutubeDL` does: a plugin's extractors are then listed
+        names = []
+        for ie in gen_extractor_classes():                  # the plugins first, as yt-dlp orders them
+            name,module = ie.IE_NAME.lower(),getattr(ie, '_module', None) or ie.__module__
+            if name in EXTRACTORS or not module.startswith('yt_dlp.'): names.append(re.escape(name))
+    except Exception: return ['default']                    # (an internal API of yt-dlp's: all, as before)
+    return names if all(n in names for n in EXTRACTORS) else ['default']
 
 def base_params(timeout:float=30.0, # socket timeout, seconds
                 logger=None, # a yt-dlp logger (default: quiet)
                )->dict:
     """The yt-dlp parameters every request of ours uses: quiet, uncoloured, no retries of its own (we retry), the JS
-    runtime named, only the `EXTRACTORS`"""
+    runtime named, only the extractors we use (`extractors`)"""
     deno = deno_path()
     return dict(quiet=True, no_warnings=False, noprogress=True, color='never', logger=logger or _Logger(None),
                 retries=0,
                 fragment_retries=0, extractor_retries=0, socket_timeout=timeout, continuedl=True, noplaylist=True,
                 overwrites=False, writeinfojson=False, cachedir=False,
-                js_runtimes={'deno': {'path': deno} if deno else {}}, allowed_extractors=list(EXTRACTORS))
+                js_runtimes={'deno': {'path': deno} if deno else {}}, allowed_extractors=extractors())
 
 @functools.cache
 def js_runtime()->dict|None:
