@@ -273,6 +273,7 @@ class DaskRunner:
         "`(key, result)` for every job as it finishes; `Lost` for a job whose workers kept dying"
         from distributed import as_completed, KilledWorker
         from distributed.client import FutureCancelledError
+        from distributed.comm.core import CommClosedError
         self._fn,self._jobs,self._futures = fn,jobs,{}
         self._done = as_completed([self._submit(k) for k in jobs])
         try:
@@ -280,13 +281,16 @@ class DaskRunner:
                 key = self._futures.pop(f)
                 try: res = f.result()
                 except KilledWorker as e: res = Lost(' '.join(str(e).split())[:300])
-                except FutureCancelledError as e:
-                    raise ClusterError(f"lost the Dask scheduler{' at ' + self.address if self.address else ''} during "
-                                       f"the run "
-                                       f"({e.reason}); what finished is recorded: run the same command again "
-                                       "to resume") from None
                 yield key,res
+        # the scheduler gone: its futures cancelled, or its connection closed while a result was fetched
+        except FutureCancelledError as e: raise self._lost(e.reason) from None
+        except CommClosedError as e:
+            raise self._lost(f"its connection closed: {' '.join(str(e).split())[:200]}") from None
         finally: self._halt()           # what finished meanwhile stays for `stop` to return
+
+    def _lost(self, why:str)->ClusterError:
+        return ClusterError(f"lost the Dask scheduler{' at ' + self.address if self.address else ''} during the run "
+                            f"({why}); what finished is recorded: run the same command again to resume")
 
     def retry(self, key, # a job of the running `map`
               avoid:str, # a worker that must not run it (nor any job retried from now on)
