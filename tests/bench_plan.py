@@ -27,10 +27,12 @@ loopback port that refuses), then measures, each as its own process (wall time, 
   lists       the list lines of `output` alone, made, ordered, shuffled and written: what a resume would write with no
               report at all;
   listing     one listing of rawframes/ that tells its 600,000 folders from links and files, in this process: the
-              least a run must read to know which clips have frames.
+              least a run must read to know which clips have frames;
+  shard rows  the killed run's 923 shard rows read with `json.loads`, in this process: the least a run must read to
+              know the frames and rate of each clip made (its report line and list line say them).
 
-A resume's floor is csv.reader + output + listing (printed last); with no report written at all, it would still be
-csv.reader + lists + listing.
+A resume's floor is csv.reader + output + listing + shard rows (printed last); with no report written at all, it would
+still be csv.reader + lists + listing + shard rows.
 
 Each command is run three times in alternation with the floor, and the median is printed with its ratio to the
 floor's median of the same round.
@@ -50,7 +52,8 @@ def make_annotation(folder:Path, scale:float=1.0, classes:int=700, seed:int=0)->
     for split,n in SIZES.items():
         n = rows[split] = max(1, int(n * scale))
         with open(folder/f"{split}.csv", 'w') as f:
-            f.write('label,youtube_id,time_start,time_end,split\n' if split != 'test' else 'youtube_id,time_start,time_end,split\n')
+            f.write('label,youtube_id,time_start,time_end,split\n' if split != 'test'
+                    else 'youtube_id,time_start,time_end,split\n')
             for i in range(n):
                 vid,start = ''.join(rng.choices(ID, k=11)),rng.randrange(0, 600)
                 f.write(f"{names[i % classes]},{vid},{start},{start + 10},{split}\n" if split != 'test'
@@ -71,7 +74,8 @@ def measured(cmd:list)->tuple:
     "`(seconds, peak MB, exit code)` of `cmd` run as its own process"
     probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
              "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)")
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "
+             "r.returncode)")
     out = subprocess.run([sys.executable, '-c', probe, *cmd], capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]),float(out[1]),int(out[2])
 
@@ -94,7 +98,8 @@ def done_state(root:Path, ann_dir:Path, urls:list, done:int, clips:int):
         for i,u in enumerate(urls[:done]):
             made = {n: [250, 25.0] for n in names[i * per:(i + 1) * per]}
             f.write(json.dumps(dict(shard=u.rsplit('/', 1)[1], url=u, status='done', detail='', made=made, failed={},
-                                    kept=[], others=0, bytes=10**9, seconds=100.0, fetched='2026-12-03T12:00:00Z')) + '\n')
+                                    kept=[], others=0, bytes=10**9, seconds=100.0,
+                                    fetched='2026-12-03T12:00:00Z')) + '\n')
     for n in names: os.mkdir(root/'rawframes'/n)
 
 def decide(data:Path, ann_dir:Path, urls:list)->float:
@@ -148,6 +153,14 @@ def listing(rawframes:Path)->float:
     assert found
     return took
 
+def shard_rows(manifest:Path)->float:
+    "Seconds to read the shard rows of `manifest` (see `shard rows` above)"
+    t = time.perf_counter()
+    with open(manifest, 'rb') as f: rows = [json.loads(l) for l in f]
+    took = time.perf_counter() - t
+    assert rows
+    return took
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--scale', type=float, default=1.0, help='the share of the full size (default 1: 650,000 rows)')
@@ -160,16 +173,17 @@ def main():
         rows = make_annotation(ann, a.scale)
         urls = shard_list(work/'k700_2020_train_path.txt', 1000)
         (work/'done_path.txt').write_text(''.join(u + '\n' for u in urls[:923]))
-        kin = lambda d, lst='k700_2020_train_path.txt': ['msasl-kinetics', str(d), '--annotation', str(ann), '--shard-lists',
-                                                         str(work/lst), '-q']
+        kin = lambda d, lst='k700_2020_train_path.txt': ['msasl-kinetics', str(d), '--annotation', str(ann),
+                                                         '--shard-lists', str(work/lst), '-q']
         done_clips = int(600_000 * a.scale)
         print(f"{sum(rows.values()):,} rows ({', '.join(f'{s} {n:,}' for s,n in rows.items())}), 1,000 shards; "
               f"resume: {done_clips:,} clips done in 923 shards", flush=True)
         resume = work/'resume'
         done_state(resume/'kinetics700', ann, urls, 923, done_clips)
         pristine = (resume/'kinetics700'/'shards.jsonl').read_bytes()
+        (work/'pristine.jsonl').write_bytes(pristine)
         results = {k: [] for k in ('csv.reader', 'first run', 'resume', 'again', 'decide', 'nothing new', 'output',
-                                     'lists', 'listing')}
+                                     'lists', 'listing', 'shard rows')}
         sizes = {}
         for r in range(a.rounds):
             base = measured([sys.executable, '-c', FLOOR, str(ann)])
@@ -177,7 +191,8 @@ def main():
             first = work/f"first{r}"
             k = resume/'kinetics700'                               # as the killed run left it: no report, no lists
             (k/'shards.jsonl').write_bytes(pristine)
-            for f in [k/'kinetics_report.jsonl', k/'.report-inputs.json', *k.glob('*700.txt')]: f.unlink(missing_ok=True)
+            for f in [k/'kinetics_report.jsonl', k/'.report-inputs.json', *k.glob('*700.txt')]:
+                f.unlink(missing_ok=True)
             for name,cmd in (('first run', kin(first)), ('resume', kin(resume)), ('again', kin(resume)),
                              ('nothing new', kin(resume, 'done_path.txt'))):
                 if name == 'nothing new': subprocess.run(cmd, capture_output=True)       # the run that makes the report
@@ -188,7 +203,8 @@ def main():
             results['decide'].append((t, float('nan'), t / base[0], float('nan')))
             (work/'floor').mkdir(exist_ok=True)
             for name,t in (*output_floor(ann, done_clips, work/'floor').items(),
-                           ('listing', listing(resume/'kinetics700'/'rawframes'))):
+                           ('listing', listing(resume/'kinetics700'/'rawframes')),
+                           ('shard rows', shard_rows(work/'pristine.jsonl'))):
                 results[name].append((t, float('nan'), t / base[0], float('nan')))
             k = first/'kinetics700'
             # no list: the first run makes no clip, and a list is written only when a clip has frames
@@ -198,13 +214,13 @@ def main():
         print(f"\n| | wall (s) | x csv.reader | peak memory (MB) | x csv.reader |\n|---|---|---|---|---|")
         for n,v in results.items():
             med = lambda i: statistics.median(x[i] for x in v)
-            here = n in ('decide', 'output', 'lists', 'listing')
+            here = n in ('decide', 'output', 'lists', 'listing', 'shard rows')
             mem = '(in the bench process) |' if here else f"{med(1):.0f} | {med(3):.2f}"
             print(f"| {n} | {med(0):.2f} | {med(2):.2f} | {mem} |")
         wall = {n: statistics.median(x[0] for x in v) for n,v in results.items()}
-        for what,bound in (('csv.reader + output + listing', wall['csv.reader'] + wall['output'] + wall['listing']),
-                           ('with no report, csv.reader + lists + listing',
-                            wall['csv.reader'] + wall['lists'] + wall['listing'])):
+        read = wall['csv.reader'] + wall['listing'] + wall['shard rows']
+        for what,bound in (('csv.reader + output + listing + shard rows', read + wall['output']),
+                           ('with no report, csv.reader + lists + listing + shard rows', read + wall['lists'])):
             print(f"\nresume's floor, {what}: {bound:.2f} s, {bound / wall['csv.reader']:.2f}x csv.reader; "
                   f"the resume takes {wall['resume'] / bound:.2f} times it")
         print('files of the first run: ' + ', '.join(f"{n} {s / 2**20:.1f} MB" for n,s in sizes.items()))

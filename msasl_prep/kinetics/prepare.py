@@ -26,8 +26,9 @@ from .mirror import ShardError, ShardListError, ShardStream, shard_name
 from .youtube import SECTIONS, clip_key, fetch_sections
 
 # %% auto #0
-__all__ = ['MANIFEST', 'REPORT', 'WANTED', 'OPTIONS', 'SOURCES', 'STAMP', 'shard_task', 'ShardStage', 'MirrorState', 'report_key',
-           'write_report', 'write_kinetics_lists', 'prepare_kinetics', 'format_kinetics_summary', 'shard_list_text']
+__all__ = ['MANIFEST', 'REPORT', 'WANTED', 'OPTIONS', 'SOURCES', 'STAMP', 'SHOWN', 'shard_task', 'ShardStage', 'MirrorState',
+           'report_key', 'write_report', 'write_kinetics_lists', 'prepare_kinetics', 'format_kinetics_summary',
+           'shard_list_text']
 
 # %% ../../nbs/12e_kinetics_prepare.ipynb #bbc2c8bf
 MANIFEST,REPORT,WANTED,OPTIONS = 'shards.jsonl','kinetics_report.jsonl','.wanted.txt','.frame-options.json'
@@ -360,8 +361,10 @@ def _summary(root:Path, source:str, rows:list, urls:list, counts:dict, ann:Kinet
                                           if r['status'] != 'done'],
                 lists=lists, invalid=dict(Counter(p.reason for p in ann.problems).most_common()))
 
+SHOWN = 10   # shards not read named in the summary; the rest are counted (all are rows in shards.jsonl)
+
 def format_kinetics_summary(s:dict)->str:
-    "The run's summary for the terminal"
+    "The run's summary for the terminal: at most `SHOWN` shards not read named one a line"
     out = [f"{s['ok']} of {s['clips']} clips have their frames in {s['root']}/rawframes"]
     if s['source'] != 'youtube':
         out.append(f"shards: {s['shards_listed']} listed; "
@@ -373,7 +376,10 @@ def format_kinetics_summary(s:dict)->str:
     if s['missing']:
         out.append('clips without frames: ' + ', '.join(f"{k} {v}" for k,v in sorted(s['missing'].items())) +
                                 f" (each named in {s['root']}/{REPORT})")
-    out += [f"  {' '.join(p.split())[:200]}" for p in s['shard_problems']]
+    problems = s['shard_problems']
+    out += [f"  {' '.join(p.split())[:200]}" for p in problems[:SHOWN]]
+    if len(problems) > SHOWN:
+        out.append(f"  and {len(problems) - SHOWN} more shards not read (each a row in {s['root']}/{MANIFEST})")
     lacking = sum(v for k,v in s['missing'].items()
                   if k in ('not_in_mirror', 'unreadable_video', 'frames_missing', 'shard_unread'))
     if s['source'] == 'mirror' and lacking:
