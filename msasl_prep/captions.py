@@ -91,6 +91,10 @@ def _engine(kind:str, params:dict, threads:int=1):
     "This thread's rapidocr engine of one `kind`; `CaptionError` if the `captions` extra is missing"
     eng = getattr(_LOCAL, kind, None)
     if eng is None:
+        # ONNX Runtime's wheels now send usage telemetry from Linux and macOS too, and leave a session file (`.ses`) in
+        # the temporary folder when imported: off, as `ORT_DISABLE_TELEMETRY=1` turns it off before the import (a user
+        # who sets the variable otherwise decides)
+        os.environ.setdefault('ORT_DISABLE_TELEMETRY', '1')
         try: from rapidocr import RapidOCR
         except ImportError as e:
             raise CaptionError(f"--hide-captions needs the OCR extra: pip install 'msasl-prep[captions]' "

@@ -23,7 +23,7 @@ of the code on the same videos (e.g. `PYTHONPATH=<older checkout>`).
 frames of the sign that extraction reads, for PP-OCR's default thresholds at the clip's output size and at 1.5 times it,
 and for `captions.find_text` as extraction calls it (sharpened, low thresholds, 0.85 of the output size).
 """
-import argparse, json, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, subprocess, sys, tempfile, time
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -59,6 +59,7 @@ def _overlap(a, b): return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, mi
 
 def recall(sample):
     "Captions found in the sign frames extraction reads, by detector setting, against the sample's truth"
+    os.environ.setdefault('ORT_DISABLE_TELEMETRY', '1')     # as msasl_prep.captions does
     from rapidocr import RapidOCR
     from msasl_prep.annotations import load_annotations
     from msasl_prep.video import index_video, frames_at

@@ -1,5 +1,5 @@
 "msasl-extract-frames --hide-captions on a sample with burned-in glosses (issues 11, 19): no readable gloss, the hard cases, the signer kept, a clip without text read once, reruns stable."
-import json, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import run
@@ -111,3 +111,17 @@ def test_missing_extra_is_one_line(captioned, tmp_path):
                           '-o', str(tmp_path/'o'), '--hide-captions'], capture_output=True, text=True)
     one_line_error(res, "pip install 'msasl-prep[captions]'")
     assert not (tmp_path/'o').exists()
+
+def test_the_ocr_sends_nothing_and_leaves_nothing(tmp_path):
+    "ONNX Runtime's telemetry (an upload, a device id, a `.ses` session file in the temporary folder) is off"
+    tmp,home = tmp_path/'tmp',tmp_path/'home'
+    tmp.mkdir(); home.mkdir()
+    env = {k: v for k,v in os.environ.items() if k != 'ORT_DISABLE_TELEMETRY'}
+    env.update(TMPDIR=str(tmp), HOME=str(home), XDG_CACHE_HOME=str(home/'.cache'))
+    code = ("import os, sys, numpy as np; from msasl_prep.captions import read_text; "
+            "read_text(np.zeros((64, 96, 3), np.uint8)); assert 'onnxruntime' in sys.modules; "   # ONNX Runtime loaded
+            "print(os.environ.get('ORT_DISABLE_TELEMETRY'))")
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob('*')) == ['home', 'tmp']
+    assert res.stdout.split() == ['1']

@@ -15,7 +15,7 @@ def closed_port()->int:
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 # 1 -----------------------------------------------------------------------------------------------------------------
-def test_1_ci_runs_the_readme_commands_and_they_install_what_the_tests_use():
+def test_1_ci_runs_the_readme_commands_and_they_install_what_the_tests_use(monkeypatch):
     readme = (ROOT/'README.md').read_text()
     install = subprocess.run([sys.executable, str(ROOT/'.ci'/'commands.py'), 'install'], capture_output=True, text=True, check=True).stdout.strip()
     test = subprocess.run([sys.executable, str(ROOT/'.ci'/'commands.py'), 'test'], capture_output=True, text=True, check=True).stdout.strip()
@@ -28,6 +28,7 @@ def test_1_ci_runs_the_readme_commands_and_they_install_what_the_tests_use():
     from importlib.metadata import requires
     dev = [r for r in requires('msasl_prep') if 'extra == "dev"' in r]
     for needed in ('rapidocr', 'onnxruntime', 'dask', 'nbdev', 'pytest'): assert any(r.startswith(needed) for r in dev), (needed, dev)
+    monkeypatch.setenv('ORT_DISABLE_TELEMETRY', '1')            # as msasl_prep.captions imports it: no telemetry, no .ses file
     for module in ('rapidocr', 'onnxruntime', 'distributed', 'nbdev', 'execnb'): __import__(module)   # here: the README's install
 
 # 3 -----------------------------------------------------------------------------------------------------------------
