@@ -155,12 +155,11 @@ def listing(rawframes:Path)->float:
 
 def shard_rows(manifest:Path)->float:
     "Seconds to read the shard rows of `manifest` (see `shard rows` above), the cycle collector paused as a run does"
-    import gc
-    gc.disable()
-    t = time.perf_counter()
-    rows = [json.loads(l) for l in manifest.read_text().splitlines()]
-    took = time.perf_counter() - t
-    gc.enable()
+    from msasl_prep.files import no_cycles
+    with no_cycles():
+        t = time.perf_counter()
+        rows = [json.loads(l) for l in manifest.read_text().splitlines()]
+        took = time.perf_counter() - t
     assert rows
     return took
 
